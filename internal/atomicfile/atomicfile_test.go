@@ -1,0 +1,35 @@
+package atomicfile
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestWrite(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "a.txt")
+	if err := WriteBytes(p, []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(p)
+	if err != nil || string(got) != "hello" {
+		t.Fatalf("read back %q, %v", got, err)
+	}
+	// A failing writer leaves neither the file nor a temporary behind.
+	q := filepath.Join(dir, "b.txt")
+	boom := errors.New("boom")
+	if err := Write(q, func(w io.Writer) error { w.Write([]byte("half")); return boom }); !errors.Is(err, boom) {
+		t.Fatalf("want boom, got %v", err)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		t.Fatalf("want only a.txt left, got %v", ents)
+	}
+	// An unwritable folder is an error naming the path.
+	if err := WriteBytes(filepath.Join(dir, "missing", "c.txt"), nil); err == nil {
+		t.Fatal("want an error for a missing folder")
+	}
+}
