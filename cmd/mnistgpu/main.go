@@ -1,0 +1,59 @@
+// Command mnistgpu trains the course study's MLP and CNN on MNIST on an
+// NVIDIA GPU (cuBLAS, cuDNN and NVRTC loaded at run time) or on the CPU, and
+// writes the figures and tables of the study.
+//
+// This package is flags and wiring only; the work happens in dataset, model,
+// kernels, eval, plots and study.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+)
+
+// exitError carries a one-line message and an exit code to main.
+type exitError struct {
+	msg  string
+	code int
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+func main() {
+	app := newApp()
+	if err := app.Run(os.Args); err != nil {
+		code := 1
+		var ee *exitError
+		if errors.As(err, &ee) {
+			code = ee.code
+		}
+		fmt.Fprintf(os.Stderr, "mnistgpu: %v\n", err)
+		os.Exit(code)
+	}
+}
+
+func newApp() *cli.App {
+	return &cli.App{
+		Name:  "mnistgpu",
+		Usage: "train the MNIST study's MLP and CNN on an NVIDIA GPU or the CPU, and write its figures and tables",
+		Description: "Typical use:\n" +
+			"   mnistgpu data                          # put MNIST in ./data/mnist (from the pinned Go module)\n" +
+			"   mnistgpu train cnn                     # task 2 with the study's defaults, on the GPU if there is one\n" +
+			"   mnistgpu train mlp --epochs 3 --device cpu\n" +
+			"   mnistgpu devices                       # which GPU and CUDA libraries were found, or why not",
+		HideHelpCommand:      true,
+		EnableBashCompletion: false,
+		Commands: []*cli.Command{
+			trainCommand(),
+			devicesCommand(),
+			dataCommand(),
+			benchCommand(),
+		},
+		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
+			return &exitError{msg: err.Error() + " (see --help)", code: 2}
+		},
+	}
+}

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"mnistgpu/kernels/devices"
+	"mnistgpu/model"
+	"mnistgpu/study"
+)
+
+// trainFlags are the flags of `train`; `sweep` reuses them by name.
+func trainFlags() []cli.Flag {
+	d := model.DefaultTrainConfig()
+	return []cli.Flag{
+		&cli.IntFlag{Name: "epochs", Value: d.Epochs, Usage: "passes over the training set"},
+		&cli.IntFlag{Name: "batch-size", Value: d.BatchSize, Usage: "images per training step"},
+		&cli.Float64Flag{Name: "lr", Usage: "learning rate (default 0.05 for sgd and momentum, 0.001 for adam)"},
+		&cli.StringFlag{Name: "optimizer", Value: d.Optimizer, Usage: "sgd, momentum (SGD with --momentum) or adam"},
+		&cli.Float64Flag{Name: "momentum", Value: d.Momentum, Usage: "momentum of --optimizer momentum"},
+		&cli.Float64Flag{Name: "weight-decay", Usage: "L2 weight decay added to the gradients"},
+		&cli.StringFlag{Name: "loss", Value: d.Loss, Usage: "ce (softmax cross-entropy), nll (log-softmax + NLL) or mse (softmax vs one-hot)"},
+		&cli.Uint64Flag{Name: "seed", Value: d.Seed, Usage: "seed of the initialisation, splits, batch order and dropout"},
+		&cli.StringFlag{Name: "activation", Value: "relu", Usage: "relu, sigmoid or tanh"},
+		&cli.Float64Flag{Name: "dropout", Usage: "drop probability after each hidden block (default 0.3 for mlp, 0 for cnn)"},
+		&cli.StringFlag{Name: "hidden", Value: "128,64", Usage: "mlp: hidden layer widths"},
+		&cli.StringFlag{Name: "channels", Value: "4,4", Usage: "cnn: output channels of each conv block"},
+		&cli.IntFlag{Name: "kernel", Value: 3, Usage: "cnn: conv kernel size (odd)"},
+		&cli.BoolFlag{Name: "batchnorm", Value: true, Usage: "cnn: batch norm after each conv (--batchnorm=false to drop it)"},
+		&cli.StringFlag{Name: "data", Usage: "folder with the MNIST IDX files (default $MNISTGPU_DATA, then ./data/mnist)"},
+		&cli.Float64Flag{Name: "val-split", Value: 0.1, Usage: "fraction of the training set held out for validation"},
+		&cli.Float64Flag{Name: "train-ratio", Usage: "pool train and test (70,000 images) and re-split at this train fraction (default: the standard 60,000/10,000)"},
+		&cli.IntFlag{Name: "subset", Usage: "train on the first N training images only (quick experiments)"},
+		&cli.StringFlag{Name: "device", Value: "auto", Usage: "auto (GPU if usable, else CPU), cpu or cuda"},
+		&cli.IntFlag{Name: "gpu", Usage: "which GPU to use (after CUDA_VISIBLE_DEVICES)"},
+		&cli.IntFlag{Name: "threads", Usage: "CPU threads (default: all cores)"},
+		&cli.BoolFlag{Name: "no-figures", Usage: "skip the figures and t-SNE"},
+		&cli.IntFlag{Name: "tsne-points", Value: 5000, Usage: "test images embedded by t-SNE (1 to 10000)"},
+		&cli.StringFlag{Name: "tsne-layer", Value: "logits", Usage: "t-SNE of the last layer's outputs (logits) or inputs (penultimate)"},
+	}
+}
+
+func trainCommand() *cli.Command {
+	flags := append(trainFlags(), &cli.StringFlag{Name: "out", Usage: "run folder (default runs/<task>-<timestamp>)"})
+	return &cli.Command{
+		Name:      "train",
+		Usage:     "train task 1 (mlp) or task 2 (cnn) and write a run folder",
+		ArgsUsage: "mlp|cnn",
+		Description: "Writes DIR/config.json, history.csv (per epoch), metrics.json (test accuracy,\n" +
+			"precision, recall, F1), predictions.csv, model.safetensors and figures/.\n\n" +
+			"Examples:\n" +
+			"   mnistgpu train cnn\n" +
+			"   mnistgpu train mlp --epochs 3 --hidden 128,64,32 --activation tanh\n" +
+			"   mnistgpu train cnn --batchnorm=false --batch-size 32 --out runs/cnn-nobn",
+		Flags: flags,
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return &exitError{msg: "train: name the task: mlp or cnn (e.g. mnistgpu train cnn)", code: 2}
+			}
+			cfg, err := runConfig(c, c.Args().First())
+			if err != nil {
+				return &exitError{msg: err.Error(), code: 2}
+			}
+			out := c.String("out")
+			if out == "" {
+				out = filepath.Join("runs", fmt.Sprintf("%s-%s", cfg.Arch.Task, time.Now().Format("20060102-150405")))
+			}
+			data, err := study.LoadData(cfg.Data, cfg.Train.Seed)
+			if err != nil {
+				return err
+			}
+			cfg.Data.Dir = data.Dir
+			dev, note, err := devices.Open(cfg.Device, c.Int("gpu"), c.Int("threads"))
+			if err != nil {
+				return err
+			}
+			defer dev.Close()
+			if note != "" {
+				fmt.Fprintln(os.Stderr, note)
+			}
+			_, err = study.Train(cfg, dev, data, out, study.Logger{Out: os.Stdout, Bar: isTerminal(os.Stdout)})
+			return err
+		},
+	}
+}
+
+// runConfig turns the flags into a checked run configuration.
+func runConfig(c *cli.Context, task string) (study.RunConfig, error) {
+	var cfg study.RunConfig
+	arch, err := model.DefaultArch(strings.ToLower(task))
+	if err != nil {
+		return cfg, err
+	}
+	if arch.Activation = c.String("activation"); true {
+		if _, err := model.ParseActivation(arch.Activation); err != nil {
+			return cfg, err
+		}
+	}
+	if c.IsSet("dropout") {
+		arch.Dropout = c.Float64("dropout")
+	}
+	switch arch.Task {
+	case model.TaskMLP:
+		if arch.Hidden, err = model.ParseInts("hidden", c.String("hidden")); err != nil {
+			return cfg, err
+		}
+	case model.TaskCNN:
+		if arch.Channels, err = model.ParseInts("channels", c.String("channels")); err != nil {
+			return cfg, err
+		}
+		arch.Kernel = c.Int("kernel")
+		arch.BatchNorm = c.Bool("batchnorm")
+	}
+	if err := arch.Validate(); err != nil {
+		return cfg, err
+	}
+	tc := model.DefaultTrainConfig()
+	tc.Epochs, tc.BatchSize = c.Int("epochs"), c.Int("batch-size")
+	if tc.Optimizer, err = model.ParseOptimizer(c.String("optimizer")); err != nil {
+		return cfg, err
+	}
+	tc.LR = model.DefaultLR(tc.Optimizer)
+	if c.IsSet("lr") {
+		tc.LR = c.Float64("lr")
+	}
+	tc.Momentum, tc.WeightDecay = c.Float64("momentum"), c.Float64("weight-decay")
+	tc.Loss, tc.Seed = strings.ToLower(c.String("loss")), c.Uint64("seed")
+	if err := tc.Validate(); err != nil {
+		return cfg, err
+	}
+	dc := study.DataConfig{Dir: c.String("data"), ValSplit: c.Float64("val-split"), TrainRatio: c.Float64("train-ratio"), Subset: c.Int("subset")}
+	if dc.ValSplit < 0 || dc.ValSplit >= 1 {
+		return cfg, fmt.Errorf("--val-split %g: must be at least 0 and less than 1", dc.ValSplit)
+	}
+	if dc.TrainRatio < 0 || dc.TrainRatio >= 1 {
+		return cfg, fmt.Errorf("--train-ratio %g: must be between 0 and 1 (0 keeps the standard split)", dc.TrainRatio)
+	}
+	if dc.Subset < 0 {
+		return cfg, fmt.Errorf("--subset %d: must not be negative", dc.Subset)
+	}
+	cfg = study.RunConfig{Arch: arch, Train: tc, Data: dc, Device: c.String("device"),
+		Figures: !c.Bool("no-figures"), TSNEPoints: c.Int("tsne-points"), TSNELayer: c.String("tsne-layer"),
+		Command: strings.Join(os.Args, " ")}
+	if cfg.Device != "auto" && cfg.Device != "cpu" && cfg.Device != "cuda" {
+		return cfg, fmt.Errorf("--device %s: want auto, cpu or cuda", cfg.Device)
+	}
+	if cfg.TSNEPoints < 1 || cfg.TSNEPoints > 10000 {
+		return cfg, fmt.Errorf("--tsne-points %d: must be between 1 and 10000", cfg.TSNEPoints)
+	}
+	if cfg.TSNELayer != "logits" && cfg.TSNELayer != "penultimate" {
+		return cfg, fmt.Errorf("--tsne-layer %s: want logits or penultimate", cfg.TSNELayer)
+	}
+	return cfg, nil
+}
+
+// isTerminal reports whether f is a character device (a terminal), where a
+// progress bar may redraw in place.
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

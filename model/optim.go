@@ -1,0 +1,94 @@
+package model
+
+import (
+	"fmt"
+	"strings"
+
+	"mnistgpu/kernels"
+)
+
+// Optimizer names accepted by --optimizer.
+const (
+	OptSGD      = "sgd"      // plain SGD (momentum 0)
+	OptMomentum = "momentum" // SGD with momentum (--momentum, default 0.9)
+	OptAdam     = "adam"     // Adam
+)
+
+// DefaultLR is the learning rate an optimizer gets when --lr is not given:
+// 0.05 for SGD (the rate of the PyTorch anchors in shared/gpu/README.md) and
+// 0.001 for Adam (PyTorch's default).
+func DefaultLR(opt string) float64 {
+	if opt == OptAdam {
+		return 1e-3
+	}
+	return 0.05
+}
+
+// ParseOptimizer checks an --optimizer value.
+func ParseOptimizer(s string) (string, error) {
+	switch v := strings.ToLower(s); v {
+	case OptSGD, OptMomentum, OptAdam:
+		return v, nil
+	}
+	return "", fmt.Errorf("--optimizer %s: want sgd, momentum or adam", s)
+}
+
+// optimizer updates the flat parameter buffer from the flat gradient buffer
+// in one device call per step. Its state buffers (velocity, or Adam's two
+// moments) are allocated once.
+type optimizer struct {
+	dev                        kernels.Device
+	kind                       string
+	lr, momentum, wd           float32
+	beta1, beta2, eps          float32
+	count                      int
+	params, grads, vel, m1, m2 kernels.Buffer
+	t                          int
+	owned                      []kernels.Buffer
+}
+
+func newOptimizer(dev kernels.Device, net *Network, kind string, lr, momentum, wd float64) (*optimizer, error) {
+	o := &optimizer{dev: dev, kind: kind, lr: float32(lr), momentum: float32(momentum), wd: float32(wd),
+		beta1: 0.9, beta2: 0.999, eps: 1e-8, count: net.NumParams(), params: net.FlatParams(), grads: net.FlatGrads()}
+	if kind == OptSGD {
+		o.momentum = 0
+	}
+	alloc := func() (kernels.Buffer, error) {
+		b, err := dev.Alloc(kernels.F32, o.count)
+		if err == nil {
+			o.owned = append(o.owned, b)
+		}
+		return b, err
+	}
+	var err error
+	switch kind {
+	case OptSGD, OptMomentum:
+		o.vel, err = alloc()
+	case OptAdam:
+		if o.m1, err = alloc(); err == nil {
+			o.m2, err = alloc()
+		}
+	default:
+		_, err = ParseOptimizer(kind)
+	}
+	if err != nil {
+		o.close()
+		return nil, fmt.Errorf("optimizer state: %w", err)
+	}
+	return o, nil
+}
+
+func (o *optimizer) step() error {
+	o.t++
+	if o.kind == OptAdam {
+		return o.dev.Adam(o.count, o.lr, o.beta1, o.beta2, o.eps, o.wd, o.t, o.params, o.grads, o.m1, o.m2)
+	}
+	return o.dev.SGD(o.count, o.lr, o.momentum, o.wd, o.params, o.grads, o.vel)
+}
+
+func (o *optimizer) close() {
+	for _, b := range o.owned {
+		o.dev.Free(b)
+	}
+	o.owned = nil
+}

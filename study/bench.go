@@ -1,0 +1,172 @@
+package study
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"text/tabwriter"
+
+	"mnistgpu/kernels"
+	"mnistgpu/model"
+)
+
+// BenchRow is one measurement of training throughput. The same schema is
+// written by scripts/torch_reference.py, so the two can be compared.
+type BenchRow struct {
+	Task      string `json:"task"`
+	BatchSize int    `json:"batch_size"`
+	// SecondsPerEpoch is the median over the timed epochs.
+	SecondsPerEpoch float64 `json:"seconds_per_epoch"`
+	ImagesPerSec    float64 `json:"images_per_sec"`
+	Epochs          int     `json:"epochs"`
+	TestAccuracy    float64 `json:"test_accuracy"`
+}
+
+// BenchResult is bench.json.
+type BenchResult struct {
+	Framework string     `json:"framework"`
+	Device    string     `json:"device"`
+	Rows      []BenchRow `json:"rows"`
+}
+
+// BenchOptions selects what Bench measures.
+type BenchOptions struct {
+	Tasks      []string
+	BatchSizes []int
+	// Epochs are timed after one untimed warm-up epoch.
+	Epochs int
+	Seed   uint64
+	// Log gets a line per measurement (may be nil).
+	Log io.Writer
+}
+
+// Bench trains each task at each batch size with the default architecture
+// and optimizer on data.Train and reports the median seconds per epoch of
+// the timed epochs and the test accuracy after them.
+func Bench(dev kernels.Device, data *Data, o BenchOptions) (*BenchResult, error) {
+	res := &BenchResult{Framework: "mnistgpu", Device: dev.Name()}
+	train, err := model.Upload(dev, data.Train)
+	if err != nil {
+		return nil, err
+	}
+	defer train.Free(dev)
+	test, err := model.Upload(dev, data.Test)
+	if err != nil {
+		return nil, err
+	}
+	defer test.Free(dev)
+	for _, task := range o.Tasks {
+		for _, bs := range o.BatchSizes {
+			row, err := benchOne(dev, train, test, task, bs, o)
+			if err != nil {
+				return nil, fmt.Errorf("bench %s batch %d: %w", task, bs, err)
+			}
+			if o.Log != nil {
+				fmt.Fprintf(o.Log, "%s batch %d: %.3f s/epoch, %.0f images/s, test accuracy %.4f\n",
+					task, bs, row.SecondsPerEpoch, row.ImagesPerSec, row.TestAccuracy)
+			}
+			res.Rows = append(res.Rows, row)
+		}
+	}
+	return res, nil
+}
+
+func benchOne(dev kernels.Device, train, test *model.Resident, task string, bs int, o BenchOptions) (BenchRow, error) {
+	row := BenchRow{Task: task, BatchSize: bs, Epochs: o.Epochs}
+	arch, err := model.DefaultArch(task)
+	if err != nil {
+		return row, err
+	}
+	net, err := model.Build(dev, arch, bs, o.Seed)
+	if err != nil {
+		return row, err
+	}
+	defer net.Close()
+	cfg := model.DefaultTrainConfig()
+	cfg.BatchSize, cfg.Seed = bs, o.Seed
+	tr, err := model.NewTrainer(net, cfg)
+	if err != nil {
+		return row, err
+	}
+	defer tr.Close()
+	var secs []float64
+	for e := 0; e <= o.Epochs; e++ { // epoch 0 is the warm-up
+		st, err := tr.Epoch(train, e+1, nil)
+		if err != nil {
+			return row, err
+		}
+		if e > 0 {
+			secs = append(secs, st.Seconds)
+		}
+	}
+	row.SecondsPerEpoch = median(secs)
+	row.ImagesPerSec = float64(train.N) / row.SecondsPerEpoch
+	if _, row.TestAccuracy, err = tr.Evaluate(test); err != nil {
+		return row, err
+	}
+	return row, nil
+}
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// WriteTable prints res, and when ref is not nil its rows side by side with
+// the ratio ref/ours of seconds per epoch (above 1: mnistgpu is faster).
+func WriteTable(w io.Writer, res, ref *BenchResult) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	if ref == nil {
+		fmt.Fprintf(tw, "task\tbatch\ts/epoch\timages/s\ttest acc\t\n")
+		for _, r := range res.Rows {
+			fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.0f\t%.4f\t\n", r.Task, r.BatchSize, r.SecondsPerEpoch, r.ImagesPerSec, r.TestAccuracy)
+		}
+		fmt.Fprintf(tw, "device: %s\t\t\t\t\t\n", res.Device)
+		return tw.Flush()
+	}
+	fmt.Fprintf(tw, "task\tbatch\t%s s/epoch\t%s s/epoch\tspeed-up\t%s acc\t%s acc\t\n", res.Framework, ref.Framework, res.Framework, ref.Framework)
+	for _, r := range res.Rows {
+		var p *BenchRow
+		for i := range ref.Rows {
+			if ref.Rows[i].Task == r.Task && ref.Rows[i].BatchSize == r.BatchSize {
+				p = &ref.Rows[i]
+			}
+		}
+		if p == nil {
+			fmt.Fprintf(tw, "%s\t%d\t%.3f\t-\t-\t%.4f\t-\t\n", r.Task, r.BatchSize, r.SecondsPerEpoch, r.TestAccuracy)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.3f\t%.2fx\t%.4f\t%.4f\t\n", r.Task, r.BatchSize, r.SecondsPerEpoch, p.SecondsPerEpoch,
+			p.SecondsPerEpoch/r.SecondsPerEpoch, r.TestAccuracy, p.TestAccuracy)
+	}
+	fmt.Fprintf(tw, "devices: %s | %s\t\t\t\t\t\t\t\n", res.Device, ref.Device)
+	return tw.Flush()
+}
+
+// ReadBench reads a bench.json (ours or PyTorch's).
+func ReadBench(path string) (*BenchResult, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	var r BenchResult
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(r.Rows) == 0 {
+		return nil, fmt.Errorf("read %s: no benchmark rows", path)
+	}
+	return &r, nil
+}
+
+// WriteBench writes res as JSON.
+func WriteBench(path string, res *BenchResult) error { return writeJSON(path, res) }

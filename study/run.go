@@ -1,0 +1,328 @@
+// Package study runs the course report's experiments with mnistgpu: a single
+// training run that leaves a self-describing run folder (config.json,
+// history.csv, metrics.json, predictions.csv, model.safetensors, figures/),
+// and, built on it, sweeps and the whole report.
+package study
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"mnistgpu/dataset"
+	"mnistgpu/eval"
+	"mnistgpu/internal/atomicfile"
+	"mnistgpu/kernels"
+	"mnistgpu/model"
+)
+
+// DataConfig says where the data comes from and how it is split.
+type DataConfig struct {
+	// Dir is the folder holding the IDX files, as found by dataset.Locate.
+	Dir string `json:"dir"`
+	// ValSplit is the fraction of the training set held out for validation.
+	ValSplit float64 `json:"val_split"`
+	// TrainRatio, when positive, pools train and test and re-splits them.
+	TrainRatio float64 `json:"train_ratio"`
+	// Subset, when positive, keeps only the first Subset training images.
+	Subset int `json:"subset"`
+}
+
+// RunConfig is everything needed to rerun a training run; it is written to
+// config.json.
+type RunConfig struct {
+	Arch  model.Arch        `json:"arch"`
+	Train model.TrainConfig `json:"train"`
+	Data  DataConfig        `json:"data"`
+	// Device is the device asked for (auto, cpu, cuda) and DeviceName the
+	// one that ran.
+	Device     string `json:"device"`
+	DeviceName string `json:"device_name"`
+	// Figures turns on the figures in figures/.
+	Figures bool `json:"figures"`
+	// TSNEPoints test images are embedded by t-SNE (after epoch 1 and after
+	// training), from TSNELayer: "logits" or "penultimate".
+	TSNEPoints int    `json:"tsne_points"`
+	TSNELayer  string `json:"tsne_layer"`
+	// Command is the command line that produced the run.
+	Command string `json:"command"`
+}
+
+// Data is a loaded and split data set.
+type Data struct {
+	Dir               string
+	Train, Val, Test  *dataset.Set
+	TrainN, ValN, Nte int
+}
+
+// LoadData finds, reads and splits the data as c says.
+func LoadData(c DataConfig, seed uint64) (*Data, error) {
+	dir, _, err := dataset.Locate(c.Dir)
+	if err != nil {
+		return nil, err
+	}
+	train, test, err := dataset.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	sp, err := dataset.MakeSplits(train, test, c.ValSplit, c.TrainRatio, c.Subset, seed)
+	if err != nil {
+		return nil, err
+	}
+	return &Data{Dir: dir, Train: sp.Train, Val: sp.Val, Test: sp.Test}, nil
+}
+
+// Result is what a run leaves besides its files.
+type Result struct {
+	Dir     string
+	History []model.EpochStats
+	Metrics Metrics
+	// Seconds is the wall time of the whole run, training and evaluation.
+	Seconds float64
+}
+
+// Metrics is metrics.json: the test set's metrics plus the run's summary.
+type Metrics struct {
+	eval.Report
+	TestLoss float64 `json:"test_loss"`
+	// TrainSeconds is the training time summed over epochs.
+	TrainSeconds float64 `json:"train_seconds"`
+	Params       int     `json:"params"`
+	Device       string  `json:"device"`
+	// AUC holds the ROC areas: per class, micro and macro.
+	AUC *AUC `json:"auc,omitempty"`
+}
+
+// AUC holds the areas under the one-vs-rest ROC curves.
+type AUC struct {
+	PerClass []Num `json:"per_class"`
+	Micro    Num   `json:"micro"`
+	// Macro is the mean of the per-class AUCs that are defined.
+	Macro Num `json:"macro"`
+}
+
+// Logger receives a run's progress.
+type Logger struct {
+	// Out gets one line per epoch and the final summary.
+	Out io.Writer
+	// Bar, when set, draws an in-place progress bar on Out during an epoch.
+	Bar bool
+}
+
+// CheckOutDir creates dir (and parents) and checks that a file can be
+// written in it, so a bad --out fails before any training.
+func CheckOutDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("--out %s: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".probe*")
+	if err != nil {
+		return fmt.Errorf("--out %s: cannot write there: %w", dir, err)
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return nil
+}
+
+// Train runs cfg on dev with data and writes the run folder dir.
+func Train(cfg RunConfig, dev kernels.Device, data *Data, dir string, log Logger) (*Result, error) {
+	start := time.Now()
+	if err := CheckOutDir(dir); err != nil {
+		return nil, err
+	}
+	cfg.DeviceName = dev.Name()
+	net, err := model.Build(dev, cfg.Arch, cfg.Train.BatchSize, cfg.Train.Seed)
+	if err != nil {
+		return nil, err
+	}
+	defer net.Close()
+	tr, err := model.NewTrainer(net, cfg.Train)
+	if err != nil {
+		return nil, err
+	}
+	defer tr.Close()
+	var sets [3]*model.Resident
+	for i, s := range []*dataset.Set{data.Train, data.Val, data.Test} {
+		if sets[i], err = model.Upload(dev, s); err != nil {
+			return nil, err
+		}
+		defer sets[i].Free(dev)
+	}
+	train, val, test := sets[0], sets[1], sets[2]
+	if err := writeJSON(filepath.Join(dir, "config.json"), cfg); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(log.Out, "%s on %s: %d train, %d validation, %d test images, %d parameters\n",
+		cfg.Arch.Task, dev.Name(), train.N, val.N, test.N, net.NumParams())
+
+	fig := newFigureSet(cfg, dir, data)
+	res := &Result{Dir: dir}
+	for e := 1; e <= cfg.Train.Epochs; e++ {
+		var progress func(done, total int)
+		if log.Bar {
+			progress = newBar(log.Out, e, cfg.Train.Epochs).update
+		}
+		st, err := tr.Epoch(train, e, progress)
+		if err != nil {
+			return nil, fmt.Errorf("epoch %d: %w", e, err)
+		}
+		if st.ValLoss, st.ValAcc, err = tr.Evaluate(val); err != nil {
+			return nil, fmt.Errorf("epoch %d validation: %w", e, err)
+		}
+		res.History = append(res.History, st)
+		if log.Bar {
+			fmt.Fprint(log.Out, "\r\033[K")
+		}
+		fmt.Fprintf(log.Out, "epoch %2d/%d  train loss %.4f acc %.4f  val loss %.4f acc %.4f  %.2fs  %.0f img/s\n",
+			e, cfg.Train.Epochs, st.TrainLoss, st.TrainAcc, st.ValLoss, st.ValAcc, st.Seconds, st.ImagesPerSec)
+		if err := writeHistory(filepath.Join(dir, "history.csv"), res.History); err != nil {
+			return nil, err
+		}
+		if e == 1 {
+			if err := fig.afterFirstEpoch(tr, test); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := model.SaveCheckpoint(filepath.Join(dir, "model.safetensors"), net, cfg.Arch, tr.Steps(), nil); err != nil {
+		return nil, err
+	}
+	m, out, err := Test(tr, test, cfg.Figures, cfg.Figures && cfg.TSNELayer == "penultimate")
+	if err != nil {
+		return nil, err
+	}
+	for _, st := range res.History {
+		m.TrainSeconds += st.Seconds
+	}
+	m.Params, m.Device = net.NumParams(), dev.Name()
+	res.Metrics = m
+	if err := WritePredictions(filepath.Join(dir, "predictions.csv"), test.Labels(), out); err != nil {
+		return nil, err
+	}
+	if err := writeJSON(filepath.Join(dir, "metrics.json"), m); err != nil {
+		return nil, err
+	}
+	if err := fig.final(net, res.History, m, out); err != nil {
+		return nil, err
+	}
+	res.Seconds = time.Since(start).Seconds()
+	fmt.Fprintf(log.Out, "test accuracy %.4f  weighted recall %.4f  weighted F1 %.4f  macro F1 %.4f  (%s)\n",
+		m.Accuracy, m.WeightedRecall, m.WeightedF1, m.MacroF1, dir)
+	return res, nil
+}
+
+// Test evaluates the trained network on the test set and computes the
+// metrics, and the ROC areas when withROC is set; the outputs carry the last
+// layer's inputs when features is set.
+func Test(tr *model.Trainer, test *model.Resident, withROC, features bool) (Metrics, *model.Outputs, error) {
+	var m Metrics
+	loss, _, err := tr.Evaluate(test)
+	if err != nil {
+		return m, nil, fmt.Errorf("test: %w", err)
+	}
+	m.TestLoss = loss
+	out, err := tr.Predict(test, features)
+	if err != nil {
+		return m, nil, fmt.Errorf("test predictions: %w", err)
+	}
+	yTrue := labelsInt(test.Labels())
+	if m.Report, err = eval.Evaluate(yTrue, out.Argmax(), out.Classes); err != nil {
+		return m, nil, err
+	}
+	if withROC {
+		roc, err := eval.ROC(yTrue, rows(out.Probs, out.Classes), out.Classes)
+		if err != nil {
+			return m, nil, err
+		}
+		m.AUC = aucOf(roc)
+	}
+	return m, out, nil
+}
+
+func labelsInt(l []uint8) []int {
+	y := make([]int, len(l))
+	for i, v := range l {
+		y[i] = int(v)
+	}
+	return y
+}
+
+func rows(v []float32, w int) [][]float32 {
+	r := make([][]float32, len(v)/w)
+	for i := range r {
+		r[i] = v[i*w : (i+1)*w]
+	}
+	return r
+}
+
+// WritePredictions writes predictions.csv: one row per test image with its
+// index, true label, predicted label and class probabilities.
+func WritePredictions(path string, labels []uint8, out *model.Outputs) error {
+	pred := out.Argmax()
+	return atomicfile.Write(path, func(w io.Writer) error {
+		cw := csv.NewWriter(w)
+		head := []string{"index", "label", "pred"}
+		for c := 0; c < out.Classes; c++ {
+			head = append(head, "p"+strconv.Itoa(c))
+		}
+		cw.Write(head)
+		rec := make([]string, len(head))
+		for i := 0; i < out.N; i++ {
+			rec[0], rec[1], rec[2] = strconv.Itoa(i), strconv.Itoa(int(labels[i])), strconv.Itoa(pred[i])
+			for c := 0; c < out.Classes; c++ {
+				rec[3+c] = strconv.FormatFloat(float64(out.Probs[i*out.Classes+c]), 'g', 6, 32)
+			}
+			cw.Write(rec)
+		}
+		cw.Flush()
+		return cw.Error()
+	})
+}
+
+func writeHistory(path string, h []model.EpochStats) error {
+	return atomicfile.Write(path, func(w io.Writer) error {
+		cw := csv.NewWriter(w)
+		cw.Write([]string{"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds", "images_per_sec"})
+		f := func(v float64) string { return strconv.FormatFloat(v, 'g', 8, 64) }
+		for _, s := range h {
+			cw.Write([]string{strconv.Itoa(s.Epoch), f(s.TrainLoss), f(s.TrainAcc), f(s.ValLoss), f(s.ValAcc), f(s.Seconds), f(s.ImagesPerSec)})
+		}
+		cw.Flush()
+		return cw.Error()
+	})
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return atomicfile.WriteBytes(path, append(b, '\n'))
+}
+
+// Num is a float64 that encodes NaN (an undefined value such as the AUC of
+// a class with no positives) as JSON null.
+type Num float64
+
+// MarshalJSON writes null for NaN and infinities.
+func (n Num) MarshalJSON() ([]byte, error) {
+	f := float64(n)
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(f)
+}
+
+func aucOf(r eval.ROCResult) *AUC {
+	a := &AUC{Micro: Num(r.Micro.AUC), Macro: Num(r.MacroAUC)}
+	for _, c := range r.PerClass {
+		a.PerClass = append(a.PerClass, Num(c.AUC))
+	}
+	return a
+}

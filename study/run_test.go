@@ -1,0 +1,122 @@
+package study
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"mnistgpu/dataset"
+	"mnistgpu/eval"
+	"mnistgpu/kernels/cpu"
+	"mnistgpu/model"
+)
+
+// realData loads MNIST from the pinned Go module, split as a run would.
+func realData(t *testing.T, c DataConfig) *Data {
+	t.Helper()
+	dir, err := dataset.ModuleDir()
+	if err != nil {
+		t.Skipf("GoMNIST module not available: %v", err)
+	}
+	c.Dir = filepath.Join(dir, "data")
+	d, err := LoadData(c, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestTrainEndToEnd trains each task on a few thousand images on the CPU
+// and checks the accuracy floor and that the run folder is complete and
+// consistent: predictions.csv reproduces metrics.json.
+func TestTrainEndToEnd(t *testing.T) {
+	cases := []struct {
+		task   string
+		epochs int
+		floor  float64
+	}{
+		{model.TaskMLP, 3, 0.92},
+		{model.TaskCNN, 3, 0.93},
+	}
+	data := realData(t, DataConfig{ValSplit: 0.1, Subset: 8000})
+	for _, c := range cases {
+		t.Run(c.task, func(t *testing.T) {
+			arch, _ := model.DefaultArch(c.task)
+			tc := model.DefaultTrainConfig()
+			tc.Epochs = c.epochs
+			cfg := RunConfig{Arch: arch, Train: tc, Data: DataConfig{ValSplit: 0.1, Subset: 8000}, Device: "cpu",
+				Figures: testing.Short() == false, TSNEPoints: 500, TSNELayer: "logits"}
+			dir := filepath.Join(t.TempDir(), "run")
+			if d := os.Getenv("MNISTGPU_KEEP_RUN"); d != "" {
+				dir = filepath.Join(d, c.task)
+			}
+			dev := cpu.New(0)
+			res, err := Train(cfg, dev, data, dir, Logger{Out: io.Discard})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Metrics.Accuracy < c.floor {
+				t.Fatalf("test accuracy %.4f below %.2f", res.Metrics.Accuracy, c.floor)
+			}
+			t.Logf("%s: test accuracy %.4f after %d epochs on %d images", c.task, res.Metrics.Accuracy, c.epochs, data.Train.Len())
+			for _, f := range []string{"config.json", "history.csv", "metrics.json", "predictions.csv", "model.safetensors"} {
+				if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
+					t.Errorf("%s missing or empty: %v", f, err)
+				}
+			}
+			checkPredictionsMatchMetrics(t, dir)
+			checkHistory(t, dir, c.epochs)
+		})
+	}
+}
+
+func checkPredictionsMatchMetrics(t *testing.T, dir string) {
+	f, err := os.Open(filepath.Join(dir, "predictions.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var yt, yp []int
+	for _, r := range recs[1:] {
+		a, _ := strconv.Atoi(r[1])
+		b, _ := strconv.Atoi(r[2])
+		yt, yp = append(yt, a), append(yp, b)
+	}
+	rep, err := eval.Evaluate(yt, yp, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m Metrics
+	raw, _ := os.ReadFile(filepath.Join(dir, "metrics.json"))
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Accuracy != m.Accuracy || rep.WeightedF1 != m.WeightedF1 || rep.MacroRecall != m.MacroRecall {
+		t.Fatalf("predictions.csv gives %+v, metrics.json says accuracy %v F1 %v", rep.Accuracy, m.Accuracy, m.WeightedF1)
+	}
+}
+
+func checkHistory(t *testing.T, dir string, epochs int) {
+	f, err := os.Open(filepath.Join(dir, "history.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil || len(recs) != epochs+1 {
+		t.Fatalf("history.csv: %d rows, %v", len(recs), err)
+	}
+	first, _ := strconv.ParseFloat(recs[1][1], 64)
+	last, _ := strconv.ParseFloat(recs[epochs][1], 64)
+	if !(last < first) {
+		t.Fatalf("training loss did not fall: %v -> %v", first, last)
+	}
+}
