@@ -79,11 +79,22 @@ func (f *figureSet) final(net *model.Network, hist []model.EpochStats, m Metrics
 		return fmt.Errorf("figures: %w", err)
 	}
 	task := TaskTitle(f.cfg.Arch.Task)
-	p := func(name string) string { return filepath.Join(f.dir, name) }
-	labels := labelsInt(f.data.Test.Labels)
-	if err := CurveFigures(p(FigLoss), p(FigAccuracy), task, hist); err != nil {
+	if err := CurveFigures(filepath.Join(f.dir, FigLoss), filepath.Join(f.dir, FigAccuracy), task, hist); err != nil {
 		return err
 	}
+	return f.testFigures(net, m, out, fmt.Sprintf("after %d epochs", len(hist)))
+}
+
+// testFigures writes the figures made from the test set: confusion matrix,
+// prediction grids, filters, ROC and t-SNE (also the one after epoch 1 when
+// its activations were kept).
+func (f *figureSet) testFigures(net *model.Network, m Metrics, out *model.Outputs, when string) error {
+	if err := os.MkdirAll(f.dir, 0o755); err != nil {
+		return fmt.Errorf("figures: %w", err)
+	}
+	task := TaskTitle(f.cfg.Arch.Task)
+	p := func(name string) string { return filepath.Join(f.dir, name) }
+	labels := labelsInt(f.data.Test.Labels)
 	if err := plots.ConfusionMatrix(p(FigConfusion), task+": confusion matrix (test set)", m.Confusion, classNames(out.Classes)); err != nil {
 		return err
 	}
@@ -102,14 +113,18 @@ func (f *figureSet) final(net *model.Network, hist []model.EpochStats, m Metrics
 	if f.cfg.TSNELayer == "penultimate" {
 		layer = "inputs of the last layer"
 	}
-	tsne := []struct {
+	type job struct {
 		x    [][]float32
 		path string
 		when string
-	}{{f.epoch1, p(FigTSNEEpoch1), "after epoch 1"}, {f.tsneInput(out), p(FigTSNEFinal), fmt.Sprintf("after %d epochs", len(hist))}}
-	for _, t := range tsne {
-		title := fmt.Sprintf("%s: t-SNE of the %s %s (%d test images)", task, layer, t.when, len(t.x))
-		if err := TSNEFigure(t.path, title, t.x, labels[:len(t.x)], f.cfg.Train.Seed); err != nil {
+	}
+	jobs := []job{{f.tsneInput(out), p(FigTSNEFinal), when}}
+	if f.epoch1 != nil {
+		jobs = append(jobs, job{f.epoch1, p(FigTSNEEpoch1), "after epoch 1"})
+	}
+	for _, j := range jobs {
+		title := fmt.Sprintf("%s: t-SNE of the %s %s (%d test images)", task, layer, j.when, len(j.x))
+		if err := TSNEFigure(j.path, title, j.x, labels[:len(j.x)], f.cfg.Train.Seed); err != nil {
 			return err
 		}
 	}

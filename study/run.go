@@ -137,6 +137,7 @@ func Train(cfg RunConfig, dev kernels.Device, data *Data, dir string, log Logger
 		return nil, err
 	}
 	cfg.DeviceName = dev.Name()
+	cfg.Data.Dir = data.Dir
 	net, err := model.Build(dev, cfg.Arch, cfg.Train.BatchSize, cfg.Train.Seed)
 	if err != nil {
 		return nil, err
@@ -190,7 +191,7 @@ func Train(cfg RunConfig, dev kernels.Device, data *Data, dir string, log Logger
 			}
 		}
 	}
-	if err := model.SaveCheckpoint(filepath.Join(dir, "model.safetensors"), net, cfg.Arch, tr.Steps(), nil); err != nil {
+	if err := model.SaveCheckpoint(filepath.Join(dir, "model.safetensors"), net, cfg.Arch, tr.Steps(), checkpointMeta(cfg)); err != nil {
 		return nil, err
 	}
 	m, out, err := Test(tr, test, cfg.Figures, cfg.Figures && cfg.TSNELayer == "penultimate")
@@ -215,6 +216,14 @@ func Train(cfg RunConfig, dev kernels.Device, data *Data, dir string, log Logger
 	fmt.Fprintf(log.Out, "test accuracy %.4f  weighted recall %.4f  weighted F1 %.4f  macro F1 %.4f  (%s)\n",
 		m.Accuracy, m.WeightedRecall, m.WeightedF1, m.MacroF1, dir)
 	return res, nil
+}
+
+// checkpointMeta records in a checkpoint how its test set was made, so
+// `mnistgpu eval` rebuilds the same split.
+func checkpointMeta(cfg RunConfig) map[string]string {
+	d, _ := json.Marshal(cfg.Data)
+	return map[string]string{"data": string(d), "seed": strconv.FormatUint(cfg.Train.Seed, 10),
+		"batch_size": strconv.Itoa(cfg.Train.BatchSize)}
 }
 
 // Test evaluates the trained network on the test set and computes the

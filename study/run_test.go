@@ -69,6 +69,15 @@ func TestTrainEndToEnd(t *testing.T) {
 				}
 			}
 			checkPredictionsMatchMetrics(t, dir)
+			// eval on the checkpoint reproduces the test metrics exactly.
+			em, err := Evaluate(filepath.Join(dir, "model.safetensors"), dev, filepath.Join(dir, "eval"), EvalOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if em.Accuracy != res.Metrics.Accuracy || em.WeightedF1 != res.Metrics.WeightedF1 || em.TestLoss != res.Metrics.TestLoss {
+				t.Fatalf("eval gives accuracy %v F1 %v loss %v, the run %v %v %v", em.Accuracy, em.WeightedF1, em.TestLoss,
+					res.Metrics.Accuracy, res.Metrics.WeightedF1, res.Metrics.TestLoss)
+			}
 			checkHistory(t, dir, c.epochs)
 		})
 	}

@@ -51,6 +51,8 @@ func newApp() *cli.App {
 			devicesCommand(),
 			dataCommand(),
 			benchCommand(),
+			evalCommand(),
+			predictCommand(),
 		},
 		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
 			return &exitError{msg: err.Error() + " (see --help)", code: 2}

@@ -149,13 +149,7 @@ func runConfig(c *cli.Context, task string) (study.RunConfig, error) {
 	if cfg.Device != "auto" && cfg.Device != "cpu" && cfg.Device != "cuda" {
 		return cfg, fmt.Errorf("--device %s: want auto, cpu or cuda", cfg.Device)
 	}
-	if cfg.TSNEPoints < 1 || cfg.TSNEPoints > 10000 {
-		return cfg, fmt.Errorf("--tsne-points %d: must be between 1 and 10000", cfg.TSNEPoints)
-	}
-	if cfg.TSNELayer != "logits" && cfg.TSNELayer != "penultimate" {
-		return cfg, fmt.Errorf("--tsne-layer %s: want logits or penultimate", cfg.TSNELayer)
-	}
-	return cfg, nil
+	return cfg, checkTSNE(cfg.TSNEPoints, cfg.TSNELayer)
 }
 
 // isTerminal reports whether f is a character device (a terminal), where a
