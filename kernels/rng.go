@@ -1,0 +1,34 @@
+package kernels
+
+// splitmix64 is the finaliser of Steele, Lea and Flood's SplitMix64: a
+// bijective 64-bit mixer whose output passes BigCrush when fed a counter.
+func splitmix64(z uint64) uint64 {
+	z += 0x9E3779B97F4A7C15
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EB
+	return z ^ (z >> 31)
+}
+
+// DropoutUniform is the counter-based generator behind dropout masks: a
+// uniform value in [0, 1) for element i of the call numbered step under a
+// run's seed. Every device computes exactly this function, so the CPU and
+// the GPU draw the same masks. In C:
+//
+//	u64 key = splitmix64(seed ^ splitmix64(step));
+//	u64 r   = splitmix64(key + (u64)i);
+//	float u = (float)(r >> 40) * 0x1p-24f;   // 24 random bits
+//
+// An element is kept when u >= p.
+func DropoutUniform(seed, step uint64, i int) float32 {
+	return float32(splitmix64(DropoutKey(seed, step)+uint64(i))>>40) * (1.0 / (1 << 24))
+}
+
+// DropoutKey is the per-call key of DropoutUniform, hoisted out of loops.
+func DropoutKey(seed, step uint64) uint64 {
+	return splitmix64(seed ^ splitmix64(step))
+}
+
+// DropoutUniformKeyed is DropoutUniform with the key already computed.
+func DropoutUniformKeyed(key uint64, i int) float32 {
+	return float32(splitmix64(key+uint64(i))>>40) * (1.0 / (1 << 24))
+}
