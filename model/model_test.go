@@ -44,14 +44,14 @@ func TestGradients(t *testing.T) {
 	}{
 		{"mlp-tanh-ce", Arch{Task: TaskMLP, Input: []int{1, 6, 6}, Classes: 4, Activation: "tanh", Hidden: []int{7, 5}}, kernels.CrossEntropy},
 		{"mlp-sigmoid-dropout-mse", Arch{Task: TaskMLP, Input: []int{1, 6, 6}, Classes: 4, Activation: "sigmoid", Dropout: 0.3, Hidden: []int{6}}, kernels.MSE},
-		{"cnn-bn-tanh-nll", Arch{Task: TaskCNN, Input: []int{1, 8, 8}, Classes: 3, Activation: "tanh", Channels: []int{3, 2}, Kernel: 3, BatchNorm: true}, kernels.NLL},
-		{"cnn-k5-sigmoid-ce", Arch{Task: TaskCNN, Input: []int{2, 6, 6}, Classes: 3, Activation: "sigmoid", Channels: []int{2}, Kernel: 5}, kernels.CrossEntropy},
+		{"cnn-bn-tanh-nll", Arch{Task: TaskCNN, Input: []int{1, 8, 8}, Classes: 3, Activation: "tanh", Channels: []int{2, 2}, Kernel: 3, BatchNorm: true}, kernels.NLL},
+		{"cnn-k5-sigmoid-ce", Arch{Task: TaskCNN, Input: []int{2, 4, 4}, Classes: 3, Activation: "sigmoid", Channels: []int{2}, Kernel: 5}, kernels.CrossEntropy},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			dev := cpu.New(2)
 			defer dev.Close()
-			const n = 5
+			const n = 3
 			net, err := Build(dev, tc.arch, n, 7)
 			must(t, err)
 			defer net.Close()
@@ -78,9 +78,10 @@ func TestGradients(t *testing.T) {
 			w := make([]float32, net.NumParams())
 			must(t, dev.Download(w, net.FlatParams()))
 
-			const eps = 1e-2
-			checked, worst := 0, 0.0
-			for _, i := range rng.Perm(len(w))[:min(60, len(w))] {
+			// Central differences at two step sizes: where they disagree the
+			// step crossed a kink (a max-pool's arg-max switched), and the
+			// parameter is skipped.
+			central := func(i int, eps float32) float64 {
 				orig := w[i]
 				w[i] = orig + eps
 				must(t, dev.Upload(net.FlatParams(), w))
@@ -89,7 +90,15 @@ func TestGradients(t *testing.T) {
 				must(t, dev.Upload(net.FlatParams(), w))
 				lm := lossOf(t, net, tc.loss, n, labels, sum, correct, nil)
 				w[i] = orig
-				num := (lp - lm) / (2 * eps)
+				return (lp - lm) / float64(2*eps)
+			}
+			checked, skipped, worst := 0, 0, 0.0
+			for _, i := range rng.Perm(len(w))[:min(60, len(w))] {
+				num := central(i, 2e-3)
+				if half := central(i, 1e-3); math.Abs(half-num) > 1e-4+0.05*math.Abs(num) {
+					skipped++
+					continue
+				}
 				diff := math.Abs(num - float64(grad[i]))
 				if diff > 2e-4+3e-2*math.Abs(num) {
 					t.Errorf("param %d (%s): analytic %.6g, numeric %.6g", i, paramAt(net, i), grad[i], num)
@@ -97,7 +106,10 @@ func TestGradients(t *testing.T) {
 				worst = max(worst, diff)
 				checked++
 			}
-			t.Logf("%d parameters checked, worst |analytic-numeric| %.2g", checked, worst)
+			if skipped > checked/2 {
+				t.Errorf("%d parameters skipped at kinks, only %d checked", skipped, checked)
+			}
+			t.Logf("%d parameters checked (%d skipped at kinks), worst |analytic-numeric| %.2g", checked, skipped, worst)
 		})
 	}
 }
