@@ -22,9 +22,9 @@ type TrainConfig struct {
 }
 
 // DefaultTrainConfig is the study's default: 10 epochs of SGD with momentum
-// 0.9 at learning rate 0.05, batch 64, cross-entropy.
+// 0.9 at DefaultLR, batch 64, cross-entropy.
 func DefaultTrainConfig() TrainConfig {
-	return TrainConfig{Epochs: 10, BatchSize: 64, LR: 0.05, Optimizer: OptMomentum, Momentum: 0.9, Loss: "ce", Seed: 1}
+	return TrainConfig{Epochs: 10, BatchSize: 64, LR: DefaultLR(OptMomentum), Optimizer: OptMomentum, Momentum: 0.9, Loss: "ce", Seed: 1}
 }
 
 // Validate checks the hyper-parameters and names the flag at fault.

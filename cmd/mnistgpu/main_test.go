@@ -119,7 +119,7 @@ func TestBadInput(t *testing.T) {
 			f["train-images-idx3-ubyte.gz"] = b[:len(b)/2]
 		}), nil, "train-images-idx3-ubyte.gz"},
 		{"wrong magic", dataDir(t, func(f map[string][]byte) {
-			f["t10k-images-idx3-ubyte.gz"] = gz(idx(0x801, []uint32{5}, make([]byte, 5)))
+			f["t10k-images-idx3-ubyte.gz"] = gz(idx(0x801, []uint32{5, 28, 28}, make([]byte, 5*784)))
 		}), nil, "magic"},
 		{"counts differ", dataDir(t, func(f map[string][]byte) {
 			f["train-labels-idx1-ubyte.gz"] = gz(idx(0x801, []uint32{19}, make([]byte, 19)))
@@ -137,13 +137,12 @@ func TestBadInput(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "run")
 			args := []string{"train"}
 			if c.name != "no task" {
-				args = append(args, "mlp")
+				args = append(args, "mlp", "--data", c.data, "--epochs", "1", "--subset", "50", "--no-figures", "--device", "cpu")
+				if !hasFlag(c.args, "--out") {
+					args = append(args, "--out", out)
+				}
+				args = append(args, c.args...)
 			}
-			args = append(args, "--data", c.data, "--epochs", "1", "--subset", "50", "--no-figures", "--device", "cpu")
-			if !hasFlag(c.args, "--out") {
-				args = append(args, "--out", out)
-			}
-			args = append(args, c.args...)
 			_, stderr, code := run(t, t.TempDir(), nil, args...)
 			if code == 0 {
 				t.Fatalf("exit 0, want non-zero; stderr %q", stderr)

@@ -20,7 +20,7 @@ func trainFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.IntFlag{Name: "epochs", Value: d.Epochs, Usage: "passes over the training set"},
 		&cli.IntFlag{Name: "batch-size", Value: d.BatchSize, Usage: "images per training step"},
-		&cli.Float64Flag{Name: "lr", Usage: "learning rate (default 0.05 for sgd and momentum, 0.001 for adam)"},
+		&cli.Float64Flag{Name: "lr", Usage: "learning rate (default 0.02 for momentum, 0.1 for sgd, 0.001 for adam)"},
 		&cli.StringFlag{Name: "optimizer", Value: d.Optimizer, Usage: "sgd, momentum (SGD with --momentum) or adam"},
 		&cli.Float64Flag{Name: "momentum", Value: d.Momentum, Usage: "momentum of --optimizer momentum"},
 		&cli.Float64Flag{Name: "weight-decay", Usage: "L2 weight decay added to the gradients"},
@@ -46,47 +46,65 @@ func trainFlags() []cli.Flag {
 }
 
 func trainCommand() *cli.Command {
-	flags := append(trainFlags(), &cli.StringFlag{Name: "out", Usage: "run folder (default runs/<task>-<timestamp>)"})
+	desc := "Writes DIR/config.json, history.csv (per epoch), metrics.json (test accuracy,\n" +
+		"precision, recall, F1), predictions.csv, model.safetensors and figures/.\n\n" +
+		"Examples:\n" +
+		"   mnistgpu train cnn\n" +
+		"   mnistgpu train mlp --epochs 3 --hidden 128,64,32 --activation tanh\n" +
+		"   mnistgpu train cnn --batchnorm=false --batch-size 32 --out runs/cnn-nobn"
+	sub := func(task, usage string) *cli.Command {
+		return &cli.Command{
+			Name:        task,
+			Usage:       usage,
+			Description: desc,
+			Flags:       append(trainFlags(), &cli.StringFlag{Name: "out", Usage: "run folder (default runs/<task>-<timestamp>)"}),
+			Action:      func(c *cli.Context) error { return trainAction(c, task) },
+		}
+	}
 	return &cli.Command{
-		Name:      "train",
-		Usage:     "train task 1 (mlp) or task 2 (cnn) and write a run folder",
-		ArgsUsage: "mlp|cnn",
-		Description: "Writes DIR/config.json, history.csv (per epoch), metrics.json (test accuracy,\n" +
-			"precision, recall, F1), predictions.csv, model.safetensors and figures/.\n\n" +
-			"Examples:\n" +
-			"   mnistgpu train cnn\n" +
-			"   mnistgpu train mlp --epochs 3 --hidden 128,64,32 --activation tanh\n" +
-			"   mnistgpu train cnn --batchnorm=false --batch-size 32 --out runs/cnn-nobn",
-		Flags: flags,
+		Name:        "train",
+		Usage:       "train task 1 (mlp) or task 2 (cnn) and write a run folder",
+		ArgsUsage:   "mlp|cnn",
+		Description: desc + "\n\nSee `mnistgpu train mlp --help` for the flags.",
+		Subcommands: []*cli.Command{
+			sub(model.TaskMLP, "task 1: the multilayer perceptron (784-128-64-10, ReLU, dropout 0.3)"),
+			sub(model.TaskCNN, "task 2: the CNN (conv 3x3 4ch, batch norm, ReLU, max-pool; twice; then linear)"),
+		},
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return &exitError{msg: "train: name the task: mlp or cnn (e.g. mnistgpu train cnn)", code: 2}
+			if c.NArg() > 0 {
+				return &exitError{msg: fmt.Sprintf("train: unknown task %q: want mlp or cnn", c.Args().First()), code: 2}
 			}
-			cfg, err := runConfig(c, c.Args().First())
-			if err != nil {
-				return &exitError{msg: err.Error(), code: 2}
-			}
-			out := c.String("out")
-			if out == "" {
-				out = filepath.Join("runs", fmt.Sprintf("%s-%s", cfg.Arch.Task, time.Now().Format("20060102-150405")))
-			}
-			data, err := study.LoadData(cfg.Data, cfg.Train.Seed)
-			if err != nil {
-				return err
-			}
-			cfg.Data.Dir = data.Dir
-			dev, note, err := devices.Open(cfg.Device, c.Int("gpu"), c.Int("threads"))
-			if err != nil {
-				return err
-			}
-			defer dev.Close()
-			if note != "" {
-				fmt.Fprintln(os.Stderr, note)
-			}
-			_, err = study.Train(cfg, dev, data, out, study.Logger{Out: os.Stdout, Bar: isTerminal(os.Stdout)})
-			return err
+			return &exitError{msg: "train: name the task: mlp or cnn (e.g. mnistgpu train cnn)", code: 2}
 		},
 	}
+}
+
+func trainAction(c *cli.Context, task string) error {
+	if c.NArg() > 0 {
+		return &exitError{msg: fmt.Sprintf("train %s: unexpected argument %q (flags start with --)", task, c.Args().First()), code: 2}
+	}
+	cfg, err := runConfig(c, task)
+	if err != nil {
+		return &exitError{msg: err.Error(), code: 2}
+	}
+	out := c.String("out")
+	if out == "" {
+		out = filepath.Join("runs", fmt.Sprintf("%s-%s", cfg.Arch.Task, time.Now().Format("20060102-150405")))
+	}
+	data, err := study.LoadData(cfg.Data, cfg.Train.Seed)
+	if err != nil {
+		return err
+	}
+	dev, note, err := devices.Open(cfg.Device, c.Int("gpu"), c.Int("threads"))
+	if err != nil {
+		return err
+	}
+	defer dev.Close()
+	if note != "" {
+		fmt.Fprintln(os.Stderr, note)
+	}
+	_, err = study.Train(cfg, dev, data, out, study.Logger{Out: os.Stdout, Bar: isTerminal(os.Stdout)})
+	return err
 }
 
 // runConfig turns the flags into a checked run configuration.
