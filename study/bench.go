@@ -131,8 +131,11 @@ func WriteTable(w io.Writer, res, ref *BenchResult) error {
 		for _, r := range res.Rows {
 			fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.0f\t%.4f\t\n", r.Task, r.BatchSize, r.SecondsPerEpoch, r.ImagesPerSec, r.TestAccuracy)
 		}
-		fmt.Fprintf(tw, "device: %s\t\t\t\t\t\n", res.Device)
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintf(w, "device: %s\n", res.Device)
+		return err
 	}
 	fmt.Fprintf(tw, "task\tbatch\t%s s/epoch\t%s s/epoch\tspeed-up\t%s acc\t%s acc\t\n", res.Framework, ref.Framework, res.Framework, ref.Framework)
 	for _, r := range res.Rows {
@@ -149,8 +152,11 @@ func WriteTable(w io.Writer, res, ref *BenchResult) error {
 		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.3f\t%.2fx\t%.4f\t%.4f\t\n", r.Task, r.BatchSize, r.SecondsPerEpoch, p.SecondsPerEpoch,
 			p.SecondsPerEpoch/r.SecondsPerEpoch, r.TestAccuracy, p.TestAccuracy)
 	}
-	fmt.Fprintf(tw, "devices: %s | %s\t\t\t\t\t\t\t\n", res.Device, ref.Device)
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "devices: %s | %s\nspeed-up = %s seconds per epoch / %s seconds per epoch\n", res.Device, ref.Device, ref.Framework, res.Framework)
+	return err
 }
 
 // ReadBench reads a bench.json (ours or PyTorch's).

@@ -57,7 +57,7 @@ func trainCommand() *cli.Command {
 			Name:        task,
 			Usage:       usage,
 			Description: desc,
-			Flags:       append(trainFlags(), &cli.StringFlag{Name: "out", Usage: "run folder (default runs/<task>-<timestamp>)"}),
+			Flags:       append(trainFlags(), &cli.StringFlag{Name: "out", Usage: "run folder (default $MNISTGPU_RUNS or runs, then /<task>-<timestamp>)"}),
 			Action:      func(c *cli.Context) error { return trainAction(c, task) },
 		}
 	}
@@ -89,7 +89,11 @@ func trainAction(c *cli.Context, task string) error {
 	}
 	out := c.String("out")
 	if out == "" {
-		out = filepath.Join("runs", fmt.Sprintf("%s-%s", cfg.Arch.Task, time.Now().Format("20060102-150405")))
+		parent := os.Getenv("MNISTGPU_RUNS")
+		if parent == "" {
+			parent = "runs"
+		}
+		out = filepath.Join(parent, fmt.Sprintf("%s-%s", cfg.Arch.Task, time.Now().Format("20060102-150405")))
 	}
 	data, err := study.LoadData(cfg.Data, cfg.Train.Seed)
 	if err != nil {
