@@ -1,0 +1,146 @@
+package cuda
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Error is a failed CUDA driver, cuBLAS, cuDNN or NVRTC call: the function,
+// the library's status code and its own name and text for it.
+type Error struct {
+	Func   string // e.g. "cuMemAlloc_v2", "cublasSgemm_v2"
+	Code   int    // the status the call returned
+	Name   string // e.g. "CUDA_ERROR_OUT_OF_MEMORY"
+	Msg    string // the library's description, when it has one
+	Detail string // context added by this package
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Func)
+	b.WriteString(": ")
+	if e.Name != "" {
+		b.WriteString(e.Name)
+	} else {
+		fmt.Fprintf(&b, "status %d", e.Code)
+	}
+	if e.Msg != "" && e.Msg != e.Name {
+		b.WriteString(" (")
+		b.WriteString(e.Msg)
+		b.WriteString(")")
+	}
+	if e.Detail != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Detail)
+	}
+	return b.String()
+}
+
+// cuResultNames is the fallback table of CUresult names (cuda.h), used
+// when cuGetErrorName itself fails.
+var cuResultNames = map[int]string{
+	0:   "CUDA_SUCCESS",
+	1:   "CUDA_ERROR_INVALID_VALUE",
+	2:   "CUDA_ERROR_OUT_OF_MEMORY",
+	3:   "CUDA_ERROR_NOT_INITIALIZED",
+	4:   "CUDA_ERROR_DEINITIALIZED",
+	34:  "CUDA_ERROR_STUB_LIBRARY",
+	46:  "CUDA_ERROR_DEVICE_UNAVAILABLE",
+	100: "CUDA_ERROR_NO_DEVICE",
+	101: "CUDA_ERROR_INVALID_DEVICE",
+	102: "CUDA_ERROR_DEVICE_NOT_LICENSED",
+	200: "CUDA_ERROR_INVALID_IMAGE",
+	201: "CUDA_ERROR_INVALID_CONTEXT",
+	209: "CUDA_ERROR_NO_BINARY_FOR_GPU",
+	218: "CUDA_ERROR_INVALID_PTX",
+	221: "CUDA_ERROR_JIT_COMPILER_NOT_FOUND",
+	222: "CUDA_ERROR_UNSUPPORTED_PTX_VERSION",
+	300: "CUDA_ERROR_INVALID_SOURCE",
+	301: "CUDA_ERROR_FILE_NOT_FOUND",
+	400: "CUDA_ERROR_INVALID_HANDLE",
+	500: "CUDA_ERROR_NOT_FOUND",
+	600: "CUDA_ERROR_NOT_READY",
+	700: "CUDA_ERROR_ILLEGAL_ADDRESS",
+	701: "CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES",
+	702: "CUDA_ERROR_LAUNCH_TIMEOUT",
+	709: "CUDA_ERROR_CONTEXT_IS_DESTROYED",
+	710: "CUDA_ERROR_ASSERT",
+	715: "CUDA_ERROR_ILLEGAL_INSTRUCTION",
+	716: "CUDA_ERROR_MISALIGNED_ADDRESS",
+	719: "CUDA_ERROR_LAUNCH_FAILED",
+	800: "CUDA_ERROR_NOT_PERMITTED",
+	801: "CUDA_ERROR_NOT_SUPPORTED",
+	802: "CUDA_ERROR_SYSTEM_NOT_READY",
+	803: "CUDA_ERROR_SYSTEM_DRIVER_MISMATCH",
+	804: "CUDA_ERROR_COMPAT_NOT_SUPPORTED_ON_DEVICE",
+	900: "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED",
+	901: "CUDA_ERROR_STREAM_CAPTURE_INVALIDATED",
+	999: "CUDA_ERROR_UNKNOWN",
+}
+
+// cublasStatusNames is cublasStatus_t (cublas_api.h): cuBLAS before 11.4
+// has no cublasGetStatusString, and this table names the codes then.
+var cublasStatusNames = map[int]string{
+	0:  "CUBLAS_STATUS_SUCCESS",
+	1:  "CUBLAS_STATUS_NOT_INITIALIZED",
+	3:  "CUBLAS_STATUS_ALLOC_FAILED",
+	7:  "CUBLAS_STATUS_INVALID_VALUE",
+	8:  "CUBLAS_STATUS_ARCH_MISMATCH",
+	11: "CUBLAS_STATUS_MAPPING_ERROR",
+	13: "CUBLAS_STATUS_EXECUTION_FAILED",
+	14: "CUBLAS_STATUS_INTERNAL_ERROR",
+	15: "CUBLAS_STATUS_NOT_SUPPORTED",
+	16: "CUBLAS_STATUS_LICENSE_ERROR",
+}
+
+// cudnnStatusNames is the fallback table of cudnnStatus_t (cudnn_graph.h,
+// cuDNN 9); cudnnGetErrorString is used when available.
+var cudnnStatusNames = map[int]string{
+	0:    "CUDNN_STATUS_SUCCESS",
+	1001: "CUDNN_STATUS_NOT_INITIALIZED",
+	1002: "CUDNN_STATUS_SUBLIBRARY_VERSION_MISMATCH",
+	1008: "CUDNN_STATUS_SUBLIBRARY_LOADING_FAILED",
+	2000: "CUDNN_STATUS_BAD_PARAM",
+	2001: "CUDNN_STATUS_INVALID_VALUE",
+	2002: "CUDNN_STATUS_BAD_PARAM_NULL_POINTER",
+	2003: "CUDNN_STATUS_BAD_PARAM_MISALIGNED_POINTER",
+	2006: "CUDNN_STATUS_BAD_PARAM_SIZE_INSUFFICIENT",
+	2008: "CUDNN_STATUS_BAD_PARAM_SHAPE_MISMATCH",
+	3000: "CUDNN_STATUS_NOT_SUPPORTED",
+	3002: "CUDNN_STATUS_NOT_SUPPORTED_SHAPE",
+	3005: "CUDNN_STATUS_NOT_SUPPORTED_INCOMPATIBLE_CUDA_DRIVER",
+	3007: "CUDNN_STATUS_NOT_SUPPORTED_ARCH_MISMATCH",
+	3008: "CUDNN_STATUS_NOT_SUPPORTED_RUNTIME_PREREQUISITE_MISSING",
+	3009: "CUDNN_STATUS_NOT_SUPPORTED_SUBLIBRARY_UNAVAILABLE",
+	4000: "CUDNN_STATUS_INTERNAL_ERROR",
+	4003: "CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED",
+	4004: "CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED",
+	5000: "CUDNN_STATUS_EXECUTION_FAILED",
+	5001: "CUDNN_STATUS_EXECUTION_FAILED_CUDA_DRIVER",
+	5003: "CUDNN_STATUS_EXECUTION_FAILED_CUDART",
+}
+
+// nvrtcResultNames is nvrtcResult (nvrtc.h).
+var nvrtcResultNames = map[int]string{
+	0:  "NVRTC_SUCCESS",
+	1:  "NVRTC_ERROR_OUT_OF_MEMORY",
+	2:  "NVRTC_ERROR_PROGRAM_CREATION_FAILURE",
+	3:  "NVRTC_ERROR_INVALID_INPUT",
+	4:  "NVRTC_ERROR_INVALID_PROGRAM",
+	5:  "NVRTC_ERROR_INVALID_OPTION",
+	6:  "NVRTC_ERROR_COMPILATION",
+	7:  "NVRTC_ERROR_BUILTIN_OPERATION_FAILURE",
+	8:  "NVRTC_ERROR_NO_NAME_EXPRESSIONS_AFTER_COMPILATION",
+	9:  "NVRTC_ERROR_NO_LOWERED_NAMES_BEFORE_COMPILATION",
+	10: "NVRTC_ERROR_NAME_EXPRESSION_NOT_VALID",
+	11: "NVRTC_ERROR_INTERNAL_ERROR",
+	12: "NVRTC_ERROR_TIME_FILE_WRITE_FAILED",
+}
+
+// statusName looks a code up in a table, or formats it.
+func statusName(table map[int]string, prefix string, code int) string {
+	if s, ok := table[code]; ok {
+		return s
+	}
+	return fmt.Sprintf("%s_%d", prefix, code)
+}
