@@ -10,6 +10,7 @@ import (
 
 	"mnistgpu/kernels/cpu"
 	"mnistgpu/kernels/devices"
+	"mnistgpu/model"
 	"mnistgpu/study"
 )
 
@@ -40,6 +41,11 @@ func evalCommand() *cli.Command {
 				TSNEPoints: c.Int("tsne-points"), TSNELayer: c.String("tsne-layer"), Log: os.Stdout}
 			if err := checkTSNE(o.TSNEPoints, o.TSNELayer); err != nil {
 				return &exitError{msg: err.Error(), code: 2}
+			}
+			// A bad checkpoint is reported before a device is opened (and
+			// before any note about which one).
+			if _, err := model.ReadCheckpoint(ck); err != nil {
+				return err
 			}
 			dev, note, err := devices.Open(c.String("device"), c.Int("gpu"), 0)
 			if err != nil {

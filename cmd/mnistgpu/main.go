@@ -53,6 +53,8 @@ func newApp() *cli.App {
 			benchCommand(),
 			evalCommand(),
 			predictCommand(),
+			sweepCommand(),
+			reportCommand(),
 		},
 		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
 			return &exitError{msg: err.Error() + " (see --help)", code: 2}

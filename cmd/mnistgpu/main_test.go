@@ -198,3 +198,48 @@ func TestHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestEvalPredict trains a tiny model, then checks eval and predict on it
+// and that bad checkpoints, images and flags give one-line errors.
+func TestEvalPredict(t *testing.T) {
+	data := mnistDir(t)
+	dir := t.TempDir()
+	run1 := filepath.Join(dir, "run")
+	if _, stderr, code := run(t, dir, nil, "train", "mlp", "--data", data, "--subset", "500", "--epochs", "1",
+		"--no-figures", "--device", "cpu", "--out", run1); code != 0 {
+		t.Fatalf("train: %s", stderr)
+	}
+	ck := filepath.Join(run1, "model.safetensors")
+	stdout, stderr, code := run(t, dir, nil, "eval", "--checkpoint", ck, "--no-figures", "--device", "cpu")
+	if code != 0 || !strings.Contains(stdout, "test accuracy") {
+		t.Fatalf("eval: %d %q %q", code, stdout, stderr)
+	}
+	raw, _ := os.ReadFile(ck)
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"truncated checkpoint", []string{"eval", "--checkpoint", write("t.safetensors", raw[:len(raw)/2])}, "truncated"},
+		{"corrupt header", []string{"eval", "--checkpoint", write("c.safetensors", append(raw[:8:8], []byte("{{{{")...))}, "header"},
+		{"missing checkpoint", []string{"eval", "--checkpoint", filepath.Join(dir, "none.safetensors")}, "none.safetensors"},
+		{"tsne points 0", []string{"eval", "--checkpoint", ck, "--tsne-points", "0"}, "--tsne-points"},
+		{"not an image", []string{"predict", "--checkpoint", ck, write("x.png", []byte("hello"))}, "x.png"},
+		{"no image", []string{"predict", "--checkpoint", ck}, "image"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, stderr, code := run(t, dir, nil, c.args...)
+			if code == 0 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !strings.Contains(stderr, c.want) {
+				t.Fatalf("want a one-line error naming %q and a non-zero exit, got %d %q", c.want, code, stderr)
+			}
+		})
+	}
+}

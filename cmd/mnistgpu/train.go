@@ -99,6 +99,9 @@ func trainAction(c *cli.Context, task string) error {
 	if err != nil {
 		return err
 	}
+	if err := study.CheckOutDir(out); err != nil {
+		return err
+	}
 	dev, note, err := devices.Open(cfg.Device, c.Int("gpu"), c.Int("threads"))
 	if err != nil {
 		return err

@@ -27,7 +27,7 @@ func Open(want string, gpu, threads int) (dev kernels.Device, note string, err e
 			return nil, "", fmt.Errorf("--device cuda: %w (run `mnistgpu devices` for details, or use --device cpu)", err)
 		}
 		c := cpu.New(threads)
-		return c, fmt.Sprintf("no GPU used: %v; training on %s", err, c.Name()), nil
+		return c, fmt.Sprintf("no GPU used: %v; running on %s", err, c.Name()), nil
 	}
 	return nil, "", fmt.Errorf("--device %s: want auto, cpu or cuda", want)
 }

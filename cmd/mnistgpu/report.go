@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"mnistgpu/kernels/cpu"
+	"mnistgpu/kernels/cuda"
+	"mnistgpu/study"
+)
+
+func reportCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "report",
+		Usage: "run the seed's whole study and write OUT/index.html and OUT/README.md",
+		Description: "Trains both tasks with every figure, then the ablations of the seed's sections 9 and 10\n" +
+			"(epochs, batch size, hidden layers, batch norm, dropout, activation, loss, learning rate,\n" +
+			"train/test ratio), each run an ordinary run folder under OUT/runs/<task>/, and writes the\n" +
+			"report in sections 1-13 as the seed's: curves, test metrics, predictions, filters, analysis,\n" +
+			"MLP vs CNN, t-SNE, findings written from the numbers, ablation tables and charts, architectures.\n" +
+			"Finished runs in OUT are reused, so an interrupted report resumes.\n\n" +
+			"Full: 10 epochs on all 54,000 training images (minutes on a GPU). --quick: 2 epochs on the first\n" +
+			"10,000 images and t-SNE of 1,000 points (a few minutes on a laptop CPU).\n\n" +
+			"Examples:\n" +
+			"   mnistgpu report --out report\n" +
+			"   mnistgpu report --quick --device cpu --out report-quick",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "out", Value: "report", Usage: "report folder"},
+			&cli.BoolFlag{Name: "quick", Usage: "a quick report: 2 epochs on 10,000 training images, t-SNE of 1,000 points"},
+			&cli.StringFlag{Name: "device", Value: "auto", Usage: "auto (GPU if usable, else CPU), cpu or cuda"},
+			&cli.IntFlag{Name: "gpu", Usage: "which GPU (default: GPU 0, or one per worker with --parallel and several GPUs)"},
+			&cli.IntFlag{Name: "threads", Usage: "CPU threads in all (default: all cores), shared by the --parallel workers"},
+			&cli.StringFlag{Name: "data", Usage: "folder with the MNIST IDX files (default $MNISTGPU_DATA, then ./data/mnist)"},
+			&cli.IntFlag{Name: "parallel", Value: 1, Usage: "runs at once (as for sweep)"},
+			&cli.IntFlag{Name: "epochs", Usage: "epochs of every run (default 10, 2 with --quick)"},
+			&cli.IntFlag{Name: "subset", Usage: "train every run on the first N training images (default all, 10,000 with --quick)"},
+			&cli.IntFlag{Name: "tsne-points", Usage: "test images embedded by t-SNE (default 5000, 1000 with --quick)"},
+			&cli.IntFlag{Name: "repeat", Value: 1, Usage: "runs per ablation value (seeds seed, seed+1, ...) for error bars"},
+		},
+		Action: reportAction,
+	}
+}
+
+func reportAction(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return &exitError{msg: fmt.Sprintf("report: unexpected argument %q (flags start with --)", c.Args().First()), code: 2}
+	}
+	o := study.ReportPreset(c.Bool("quick"))
+	if c.IsSet("epochs") {
+		if c.Int("epochs") < 1 {
+			return &exitError{msg: fmt.Sprintf("--epochs %d: must be at least 1", c.Int("epochs")), code: 2}
+		}
+		o.MainEpochs, o.AblationEpochs = c.Int("epochs"), c.Int("epochs")
+	}
+	if c.IsSet("subset") {
+		o.Subset = c.Int("subset")
+	}
+	if c.IsSet("tsne-points") {
+		o.TSNEPoints = c.Int("tsne-points")
+	}
+	if err := checkTSNE(o.TSNEPoints, "logits"); err != nil {
+		return &exitError{msg: err.Error(), code: 2}
+	}
+	o.Repeat = c.Int("repeat")
+	o.Parallel = c.Int("parallel")
+	if o.Parallel < 1 || o.Repeat < 1 {
+		return &exitError{msg: fmt.Sprintf("--parallel %d, --repeat %d: must be at least 1", o.Parallel, o.Repeat), code: 2}
+	}
+	want := c.String("device")
+	fixed := map[string]string{"device": want}
+	if d := c.String("data"); d != "" {
+		fixed["data"] = d
+	}
+	o.Config = flagConfig(fixed)
+	gpu := -1
+	if c.IsSet("gpu") {
+		gpu = c.Int("gpu")
+	}
+	o.Open = deviceOpener(want, gpu, c.Int("threads"), o.Parallel, os.Stderr)
+	o.DeviceInfo = deviceInfo(want, c.Int("threads"))
+	o.Command = commandLine()
+	o.Log = os.Stderr
+	out := c.String("out")
+	res, err := study.Report(out, o)
+	if err != nil {
+		var ue *usageError
+		if errors.As(err, &ue) {
+			return &exitError{msg: err.Error(), code: 2}
+		}
+		return err
+	}
+	for _, d := range res.Diverged {
+		fmt.Fprintf(os.Stderr, "diverged: %s\n", d)
+	}
+	fmt.Printf("report: %s and %s (%d runs trained, %d reused, %.0f s)\n",
+		filepath.Join(out, "index.html"), filepath.Join(out, "README.md"), res.Trained, res.Skipped, res.Seconds)
+	return nil
+}
+
+// deviceInfo describes the device for the report's header: the CUDA probe
+// (driver, libraries, GPUs) when the GPU path is usable and wanted, else
+// the CPU, with why no GPU was used.
+func deviceInfo(want string, threads int) string {
+	var b strings.Builder
+	if want != "cpu" {
+		p := cuda.Probe()
+		if p.OK() {
+			return p.String()
+		}
+		fmt.Fprintf(&b, "no GPU used: %s\n", p.Problem)
+	}
+	c := cpu.New(threads)
+	defer c.Close()
+	fmt.Fprintf(&b, "%s on %s (%d logical CPUs, %s/%s)", c.Name(), cpuModel(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
+	return b.String()
+}
+
+// cpuModel reads the processor's name from /proc/cpuinfo where there is one.
+func cpuModel() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return "an unnamed CPU"
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "an unnamed CPU"
+}
