@@ -11,7 +11,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"mnistgpu/kernels/cpu"
 	"mnistgpu/kernels/cuda"
 	"mnistgpu/study"
 )
@@ -38,7 +37,7 @@ func reportCommand() *cli.Command {
 			&cli.IntFlag{Name: "gpu", Usage: "which GPU (default: GPU 0, or one per worker with --parallel and several GPUs)"},
 			&cli.IntFlag{Name: "threads", Usage: "CPU threads in all (default: all cores), shared by the --parallel workers"},
 			&cli.StringFlag{Name: "data", Usage: "folder with the MNIST IDX files (default $MNISTGPU_DATA, then ./data/mnist)"},
-			&cli.IntFlag{Name: "parallel", Value: 1, Usage: "runs at once (as for sweep)"},
+			&cli.IntFlag{Name: "parallel", Usage: "runs at once (default: one per CPU core, one thread each; one per GPU; or 4 sharing one GPU)"},
 			&cli.IntFlag{Name: "epochs", Usage: "epochs of every run (default 10, 2 with --quick)"},
 			&cli.IntFlag{Name: "subset", Usage: "train every run on the first N training images (default all, 10,000 with --quick)"},
 			&cli.IntFlag{Name: "tsne-points", Usage: "test images embedded by t-SNE (default 5000, 1000 with --quick)"},
@@ -69,9 +68,12 @@ func reportAction(c *cli.Context) error {
 		return &exitError{msg: err.Error(), code: 2}
 	}
 	o.Repeat = c.Int("repeat")
-	o.Parallel = c.Int("parallel")
-	if o.Parallel < 1 || o.Repeat < 1 {
-		return &exitError{msg: fmt.Sprintf("--parallel %d, --repeat %d: must be at least 1", o.Parallel, o.Repeat), code: 2}
+	if o.Repeat < 1 {
+		return &exitError{msg: fmt.Sprintf("--repeat %d: must be at least 1", o.Repeat), code: 2}
+	}
+	var err error
+	if o.Parallel, err = parallelRuns(c); err != nil {
+		return &exitError{msg: err.Error(), code: 2}
 	}
 	want := c.String("device")
 	fixed := map[string]string{"device": want}
@@ -84,7 +86,7 @@ func reportAction(c *cli.Context) error {
 		gpu = c.Int("gpu")
 	}
 	o.Open = deviceOpener(want, gpu, c.Int("threads"), o.Parallel, os.Stderr)
-	o.DeviceInfo = deviceInfo(want, c.Int("threads"))
+	o.DeviceInfo = deviceInfo(want, c.Int("threads"), o.Parallel)
 	o.Command = commandLine()
 	o.Log = os.Stderr
 	out := c.String("out")
@@ -107,18 +109,21 @@ func reportAction(c *cli.Context) error {
 // deviceInfo describes the device for the report's header: the CUDA probe
 // (driver, libraries, GPUs) when the GPU path is usable and wanted, else
 // the CPU, with why no GPU was used.
-func deviceInfo(want string, threads int) string {
+func deviceInfo(want string, threads, parallel int) string {
 	var b strings.Builder
 	if want != "cpu" {
 		p := cuda.Probe()
 		if p.OK() {
-			return p.String()
+			return fmt.Sprintf("%s%d runs at a time\n", p.String(), parallel)
 		}
 		fmt.Fprintf(&b, "no GPU used: %s\n", p.Problem)
 	}
-	c := cpu.New(threads)
-	defer c.Close()
-	fmt.Fprintf(&b, "%s on %s (%d logical CPUs, %s/%s)", c.Name(), cpuModel(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
+	total := threads
+	if total <= 0 {
+		total = runtime.NumCPU()
+	}
+	fmt.Fprintf(&b, "%s (%d logical CPUs, %s/%s); %d runs at a time, each on %d CPU thread(s)\n",
+		cpuModel(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, parallel, max(1, total/parallel))
 	return b.String()
 }
 

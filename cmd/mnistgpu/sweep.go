@@ -38,7 +38,8 @@ func sweepCommand() *cli.Command {
 		&cli.IntFlag{Name: "repeat", Value: 1, Usage: "runs per grid point, with seeds seed, seed+1, ..."},
 		&cli.StringFlag{Name: "out", Usage: "sweep folder (default sweeps/<task>-<swept flags>); rerunning into it resumes"},
 		&cli.StringFlag{Name: "shard", Usage: "`i/n`: run only runs i, i+n, i+2n, ... of the sorted run list (merge the shards with `sweep merge`)"},
-		&cli.IntFlag{Name: "parallel", Value: 1, Usage: "runs at once: on the CPU each gets cores/K threads; with several GPUs one per GPU, else they share the GPU"},
+		&cli.IntFlag{Name: "parallel", Usage: "runs at once (default: one per CPU core with one thread each on the CPU, one per GPU with several GPUs, " +
+			"else 4 sharing the GPU); on the CPU each run gets threads/K threads"},
 		&cli.BoolFlag{Name: "figures", Usage: "also draw every run's figures (two t-SNE per run: slow)"},
 	)
 	return &cli.Command{
@@ -110,15 +111,18 @@ func sweepAction(c *cli.Context) error {
 		if !known[p.Name] {
 			return &exitError{msg: fmt.Sprintf("--set %s: %q is not a train flag (see mnistgpu train %s --help)", s, p.Name, task), code: 2}
 		}
+		if p.Name == "device" || p.Name == "gpu" || p.Name == "threads" {
+			return &exitError{msg: fmt.Sprintf("--set %s: --%s says where runs train, not what they compute: run one sweep per device", s, p.Name), code: 2}
+		}
 		params = append(params, p)
 	}
 	shard, shards, err := parseShard(c.String("shard"))
 	if err != nil {
 		return &exitError{msg: err.Error(), code: 2}
 	}
-	parallel := c.Int("parallel")
-	if parallel < 1 {
-		return &exitError{msg: fmt.Sprintf("--parallel %d: must be at least 1", parallel), code: 2}
+	parallel, err := parallelRuns(c)
+	if err != nil {
+		return &exitError{msg: err.Error(), code: 2}
 	}
 	swept := map[string]bool{}
 	for _, p := range params {
@@ -266,6 +270,37 @@ func flagConfig(fixed map[string]string) study.ConfigFunc {
 		cfg.Command = strings.Join(args, " ")
 		return cfg, nil
 	}
+}
+
+// gpusPerWorkerShared is how many runs share one GPU by default: the
+// study's networks are far too small to keep an H100 busy, so several runs
+// overlap their kernel launches and host work.
+const gpusPerWorkerShared = 4
+
+// parallelRuns is --parallel, or its default for the device: on the CPU
+// one run per core (--threads, else all cores), each on one thread, which
+// trains these small networks faster than fewer runs on more threads and
+// gives the same numbers on any machine; on GPUs one run per GPU when
+// several are visible, else gpusPerWorkerShared runs sharing it.
+func parallelRuns(c *cli.Context) (int, error) {
+	if c.IsSet("parallel") {
+		if p := c.Int("parallel"); p >= 1 {
+			return p, nil
+		}
+		return 0, fmt.Errorf("--parallel %d: must be at least 1", c.Int("parallel"))
+	}
+	if c.String("device") != "cpu" {
+		if p := cuda.Probe(); p.OK() {
+			if n := len(p.GPUs); n > 1 && !c.IsSet("gpu") {
+				return n, nil
+			}
+			return gpusPerWorkerShared, nil
+		}
+	}
+	if t := c.Int("threads"); t > 0 {
+		return t, nil
+	}
+	return runtime.NumCPU(), nil
 }
 
 // deviceOpener opens each parallel worker's device: on the CPU cores/K

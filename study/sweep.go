@@ -1,0 +1,637 @@
+package study
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"mnistgpu/internal/atomicfile"
+	"mnistgpu/plots"
+)
+
+// Param is one swept train flag and the values it takes.
+type Param struct {
+	// Name is the flag's name without dashes, e.g. "batch-size".
+	Name string `json:"name"`
+	// Values are the flag values as written on the command line.
+	Values []string `json:"values"`
+}
+
+// ParseParam parses a --set argument: "name=v1,v2,...", or, when a value
+// itself is a list (--hidden 128,64), values separated by semicolons:
+// "hidden=128,64;128,64,32".
+func ParseParam(s string) (Param, error) {
+	name, vals, ok := strings.Cut(s, "=")
+	name = strings.TrimLeft(strings.TrimSpace(name), "-")
+	if !ok || name == "" {
+		return Param{}, fmt.Errorf("--set %s: want NAME=VALUE,VALUE,... (e.g. --set batch-size=32,64)", s)
+	}
+	sep := ","
+	if strings.Contains(vals, ";") {
+		sep = ";"
+	}
+	p := Param{Name: name}
+	for _, v := range strings.Split(vals, sep) {
+		v = strings.TrimSpace(v)
+		if v == "" {
+			return Param{}, fmt.Errorf("--set %s: empty value (separate values with commas, or with semicolons when a value is a list: hidden=128,64;128,64,32)", s)
+		}
+		if slices.Contains(p.Values, v) {
+			return Param{}, fmt.Errorf("--set %s: value %q given twice", s, v)
+		}
+		p.Values = append(p.Values, v)
+	}
+	return p, nil
+}
+
+// SweepRun is one run of a sweep's grid.
+type SweepRun struct {
+	// ID names the run's folder: the parameters sorted by name with their
+	// values, and the repeat, e.g. "batch-size=32_batchnorm=false_r1".
+	ID string `json:"id"`
+	// Values are the parameter values, in the order of the sweep's Params.
+	Values []string `json:"values"`
+	// Repeat counts from 1; repeat r trains with seed+r-1.
+	Repeat int `json:"repeat"`
+}
+
+// PlanSweep lists every run of the grid of params, repeat times each,
+// sorted by ID (the order shards are dealt from).
+func PlanSweep(params []Param, repeat int) ([]SweepRun, error) {
+	if repeat < 1 {
+		return nil, fmt.Errorf("--repeat %d: must be at least 1", repeat)
+	}
+	seen := map[string]bool{}
+	for _, p := range params {
+		if seen[p.Name] {
+			return nil, fmt.Errorf("--set %s given twice: list all its values in one --set", p.Name)
+		}
+		seen[p.Name] = true
+		if len(p.Values) == 0 {
+			return nil, fmt.Errorf("--set %s: no values", p.Name)
+		}
+	}
+	order := make([]int, len(params)) // params by name, for the IDs
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return params[order[a]].Name < params[order[b]].Name })
+	var runs []SweepRun
+	ids := map[string]bool{}
+	for _, vals := range grid(params) {
+		for r := 1; r <= repeat; r++ {
+			var parts []string
+			for _, i := range order {
+				parts = append(parts, params[i].Name+"="+pathSafe(vals[i]))
+			}
+			if len(parts) == 0 {
+				parts = []string{"default"}
+			}
+			id := strings.Join(parts, "_") + "_r" + strconv.Itoa(r)
+			if ids[id] {
+				return nil, fmt.Errorf("sweep: two grid points share the folder name %s: use values that differ in letters, digits, '.', ',', '+' or '-'", id)
+			}
+			ids[id] = true
+			runs = append(runs, SweepRun{ID: id, Values: vals, Repeat: r})
+		}
+	}
+	sort.Slice(runs, func(a, b int) bool { return runs[a].ID < runs[b].ID })
+	return runs, nil
+}
+
+// grid is the cartesian product of the params' values, the first param
+// varying slowest.
+func grid(params []Param) [][]string {
+	out := [][]string{{}}
+	for _, p := range params {
+		var next [][]string
+		for _, prefix := range out {
+			for _, v := range p.Values {
+				next = append(next, append(slices.Clone(prefix), v))
+			}
+		}
+		out = next
+	}
+	return out
+}
+
+// pathSafe keeps letters, digits and . , + - of a value and replaces
+// anything else with '-', so a value can be part of a folder name.
+func pathSafe(v string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == ',', r == '+', r == '-':
+			return r
+		}
+		return '-'
+	}, v)
+}
+
+// SweepOptions configure Sweep.
+type SweepOptions struct {
+	// Task is mlp or cnn.
+	Task string
+	// Params are the swept flags; every other flag is fixed by Config.
+	Params []Param
+	// Repeat runs each grid point with seeds seed, seed+1, ...
+	Repeat int
+	// Config turns flag values into a run configuration (see ConfigFunc).
+	Config ConfigFunc
+	// Shard and Shards, when Shards > 0, run only the runs i with
+	// i mod Shards == Shard-1 of the ID-sorted run list.
+	Shard, Shards int
+	// Parallel runs this many runs at once, worker i on Open(i).
+	Parallel int
+	Open     OpenFunc
+	// Command is the command line, recorded in sweep.json and results.md.
+	Command string
+	// Log gets the progress (may be nil).
+	Log io.Writer
+}
+
+// SweepRow is one configuration of a sweep, aggregated over its repeats.
+type SweepRow struct {
+	// Values are the parameter values, in the order of Params.
+	Values []string
+	// Runs are the IDs of the runs aggregated, by repeat.
+	Runs []string
+	// Diverged counts the runs that diverged (see RunRecord.Diverged).
+	Diverged       int
+	Accuracy       Stat
+	WeightedRecall Stat
+	WeightedF1     Stat
+	TrainLoss      Stat
+	ValLoss        Stat
+	TrainSeconds   Stat
+	// accs are the runs' accuracies, for the charts' marginals.
+	accs []float64
+}
+
+// SweepResult is what a sweep (or a merge) found.
+type SweepResult struct {
+	Dir    string
+	Params []Param
+	Rows   []SweepRow
+	// Files are the result files written, relative to Dir.
+	Files []string
+	// Trained and Skipped count this invocation's runs.
+	Trained, Skipped int
+}
+
+// sweepManifest is sweep.json: the plan, so shards can be merged and a
+// rerun can check it is the same sweep.
+type sweepManifest struct {
+	Task    string     `json:"task"`
+	Params  []Param    `json:"params"`
+	Repeat  int        `json:"repeat"`
+	Runs    []SweepRun `json:"runs"`
+	Command string     `json:"command"`
+}
+
+// sameSweep says how two manifests differ ("" when they plan the same runs).
+func (m sweepManifest) sameSweep(o sweepManifest) string {
+	switch {
+	case m.Task != o.Task:
+		return fmt.Sprintf("task %s vs %s", m.Task, o.Task)
+	case m.Repeat != o.Repeat:
+		return fmt.Sprintf("--repeat %d vs %d", m.Repeat, o.Repeat)
+	case !slices.EqualFunc(m.Params, o.Params, func(a, b Param) bool { return a.Name == b.Name && slices.Equal(a.Values, b.Values) }):
+		return fmt.Sprintf("--set %s vs %s", paramsString(m.Params), paramsString(o.Params))
+	}
+	return ""
+}
+
+func paramsString(ps []Param) string {
+	var s []string
+	for _, p := range ps {
+		s = append(s, p.Name+"="+strings.Join(p.Values, ","))
+	}
+	if len(s) == 0 {
+		return "(none)"
+	}
+	return strings.Join(s, " ")
+}
+
+// Sweep trains every run of the grid (or of one shard of it) into
+// out/runs/<id>, skipping runs already finished there, and writes
+// results.csv, results.md and one accuracy chart per parameter in
+// out/figures/ — or, for a shard, results-shard-i-of-n.csv.
+func Sweep(out string, o SweepOptions) (*SweepResult, error) {
+	if o.Config == nil {
+		return nil, errors.New("sweep: no config function")
+	}
+	if o.Shards < 0 || o.Shards > 0 && (o.Shard < 1 || o.Shard > o.Shards) {
+		return nil, fmt.Errorf("--shard %d/%d: want i/n with 1 ≤ i ≤ n", o.Shard, o.Shards)
+	}
+	runs, err := PlanSweep(o.Params, o.Repeat)
+	if err != nil {
+		return nil, err
+	}
+	// Build (and so check) every grid point's configuration before any
+	// training, shards included: a bad value fails at once, naming it.
+	jobs := make([]runJob, len(runs))
+	for i, r := range runs {
+		cfg, err := sweepConfig(o, r)
+		if err != nil {
+			return nil, err
+		}
+		dir := filepath.Join(out, "runs", r.ID)
+		if cfg.Command != "" {
+			cfg.Command += " --out " + dir
+		}
+		jobs[i] = runJob{Name: r.ID, Dir: dir, Cfg: cfg}
+	}
+	if err := CheckOutDir(out); err != nil {
+		return nil, err
+	}
+	man := sweepManifest{Task: o.Task, Params: o.Params, Repeat: o.Repeat, Runs: runs, Command: o.Command}
+	if err := writeManifest(out, man); err != nil {
+		return nil, err
+	}
+	var mine []runJob
+	var ids []string
+	for i, j := range jobs {
+		if o.Shards == 0 || i%o.Shards == o.Shard-1 {
+			mine = append(mine, j)
+			ids = append(ids, runs[i].ID)
+		}
+	}
+	if o.Log != nil && o.Shards > 0 {
+		fmt.Fprintf(o.Log, "shard %d/%d: %d of the %d runs\n", o.Shard, o.Shards, len(mine), len(runs))
+	}
+	trained, skipped, err := runJobs(mine, execOptions{Parallel: o.Parallel, Open: o.Open, Log: o.Log})
+	if err != nil {
+		return nil, err
+	}
+	res, err := sweepResults(out, man, ids, out)
+	if err != nil {
+		return nil, err
+	}
+	res.Trained, res.Skipped = trained, skipped
+	name := "results.csv"
+	if o.Shards > 0 {
+		name = fmt.Sprintf("results-shard-%d-of-%d.csv", o.Shard, o.Shards)
+	}
+	if err := res.write(out, name, man, o.Shards == 0); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// sweepConfig builds run r's configuration: the grid point's flags, and for
+// repeats after the first the seed advanced by r-1.
+func sweepConfig(o SweepOptions, r SweepRun) (RunConfig, error) {
+	set := map[string]string{}
+	for i, p := range o.Params {
+		set[p.Name] = r.Values[i]
+	}
+	cfg, err := o.Config(o.Task, set)
+	if err == nil && r.Repeat > 1 {
+		set["seed"] = strconv.FormatUint(cfg.Train.Seed+uint64(r.Repeat-1), 10)
+		cfg, err = o.Config(o.Task, set)
+	}
+	if err != nil {
+		return cfg, fmt.Errorf("sweep run %s: %w", r.ID, err)
+	}
+	return cfg, nil
+}
+
+func writeManifest(out string, man sweepManifest) error {
+	path := filepath.Join(out, "sweep.json")
+	if fileExists(path) {
+		var old sweepManifest
+		if err := readJSON(path, &old); err != nil {
+			return err
+		}
+		if d := old.sameSweep(man); d != "" {
+			return fmt.Errorf("%s holds another sweep (%s): choose another --out", out, d)
+		}
+	}
+	return writeJSON(path, man)
+}
+
+// sweepResults reads the runs ids (all of man's when nil) from
+// dir/runs and aggregates them by configuration, in grid order.
+func sweepResults(dir string, man sweepManifest, ids []string, out string) (*SweepResult, error) {
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	res := &SweepResult{Dir: out, Params: man.Params}
+	recs := map[string]*RunRecord{}
+	var missing []string
+	for _, r := range man.Runs {
+		if ids != nil && !want[r.ID] {
+			continue
+		}
+		rec, err := ReadRun(filepath.Join(dir, "runs", r.ID))
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				missing = append(missing, r.ID)
+				continue
+			}
+			return nil, err
+		}
+		recs[r.ID] = rec
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%d runs not finished in %s: %s", len(missing), dir, shortList(missing, 5))
+	}
+	// Rows in grid order, runs within a row by repeat.
+	for _, vals := range grid(man.Params) {
+		var rs []*RunRecord
+		row := &SweepRow{Values: vals}
+		for rep := 1; rep <= man.Repeat; rep++ {
+			for _, r := range man.Runs {
+				if r.Repeat == rep && slices.Equal(r.Values, vals) && recs[r.ID] != nil {
+					rs = append(rs, recs[r.ID])
+					row.Runs = append(row.Runs, r.ID)
+				}
+			}
+		}
+		if len(rs) == 0 {
+			continue
+		}
+		row.fill(rs)
+		res.Rows = append(res.Rows, *row)
+	}
+	return res, nil
+}
+
+func shortList(s []string, n int) string {
+	if len(s) <= n {
+		return strings.Join(s, ", ")
+	}
+	return strings.Join(s[:n], ", ") + fmt.Sprintf(" and %d more", len(s)-n)
+}
+
+// fill aggregates the runs of one configuration.
+func (row *SweepRow) fill(rs []*RunRecord) {
+	var acc, rec, f1, tl, vl, sec []float64
+	for _, r := range rs {
+		if r.Diverged() != "" {
+			row.Diverged++
+		}
+		acc = append(acc, r.Metrics.Accuracy)
+		rec = append(rec, r.Metrics.WeightedRecall)
+		f1 = append(f1, r.Metrics.WeightedF1)
+		tl = append(tl, r.FinalTrainLoss())
+		vl = append(vl, r.FinalValLoss())
+		sec = append(sec, r.Metrics.TrainSeconds)
+	}
+	row.accs = acc
+	row.Accuracy, row.WeightedRecall, row.WeightedF1 = statOf(acc), statOf(rec), statOf(f1)
+	row.TrainLoss, row.ValLoss, row.TrainSeconds = statOf(tl), statOf(vl), statOf(sec)
+}
+
+// sweepColumns are the columns of results.csv after the parameters.
+var sweepColumns = []string{"runs", "diverged",
+	"accuracy_mean", "accuracy_std", "weighted_recall_mean", "weighted_recall_std",
+	"weighted_f1_mean", "weighted_f1_std", "train_loss_mean", "train_loss_std",
+	"val_loss_mean", "val_loss_std", "train_seconds_mean", "train_seconds_std"}
+
+func (row SweepRow) csvRecord() []string {
+	f := func(v float64) string { return strconv.FormatFloat(v, 'g', 10, 64) }
+	rec := append([]string(nil), row.Values...)
+	rec = append(rec, strconv.Itoa(len(row.Runs)), strconv.Itoa(row.Diverged))
+	for _, s := range []Stat{row.Accuracy, row.WeightedRecall, row.WeightedF1, row.TrainLoss, row.ValLoss, row.TrainSeconds} {
+		rec = append(rec, f(s.Mean), f(s.Std))
+	}
+	return rec
+}
+
+// write writes the results table name (CSV) and, for a whole sweep,
+// results.md and the charts.
+func (res *SweepResult) write(out, name string, man sweepManifest, whole bool) error {
+	var head []string
+	for _, p := range res.Params {
+		head = append(head, p.Name)
+	}
+	head = append(head, sweepColumns...)
+	err := atomicfile.Write(filepath.Join(out, name), func(w io.Writer) error {
+		cw := csv.NewWriter(w)
+		cw.Write(head)
+		for _, r := range res.Rows {
+			cw.Write(r.csvRecord())
+		}
+		cw.Flush()
+		return cw.Error()
+	})
+	if err != nil {
+		return err
+	}
+	res.Files = append(res.Files, name)
+	if !whole {
+		return nil
+	}
+	charts, err := res.charts(out)
+	if err != nil {
+		return err
+	}
+	res.Files = append(res.Files, charts...)
+	if err := atomicfile.WriteBytes(filepath.Join(out, "results.md"), []byte(res.markdown(man, charts))); err != nil {
+		return err
+	}
+	res.Files = append(res.Files, "results.md")
+	return nil
+}
+
+// charts draws, per parameter, the test accuracy of each of its values
+// (mean ± std over every run with that value, whatever the others).
+func (res *SweepResult) charts(out string) ([]string, error) {
+	if err := os.MkdirAll(filepath.Join(out, "figures"), 0o755); err != nil {
+		return nil, fmt.Errorf("figures: %w", err)
+	}
+	var files []string
+	for pi, p := range res.Params {
+		var means, stds []float64
+		var names []string
+		several := false
+		for _, v := range p.Values {
+			var acc []float64
+			div := 0
+			for _, r := range res.Rows {
+				if r.Values[pi] != v {
+					continue
+				}
+				acc = append(acc, r.accs...)
+				div += r.Diverged
+			}
+			if len(acc) == 0 {
+				continue
+			}
+			s := statOf(acc)
+			name := v
+			if div > 0 {
+				name += fmt.Sprintf(" (%d diverged)", div)
+			}
+			names, means, stds = append(names, name), append(means, s.Mean), append(stds, s.Std)
+			several = several || s.N > 1
+		}
+		if len(names) == 0 {
+			continue
+		}
+		if !several {
+			stds = nil
+		}
+		file := filepath.ToSlash(filepath.Join("figures", "accuracy-by-"+pathSafe(p.Name)+".png"))
+		title := "Test accuracy by " + p.Name
+		if several {
+			title += " (mean ± std over runs)"
+		}
+		if err := plots.Bars(filepath.Join(out, file), title, "test accuracy", names, means, stds); err != nil {
+			return nil, err
+		}
+		files = append(files, file)
+	}
+	return files, nil
+}
+
+// markdown is results.md.
+func (res *SweepResult) markdown(man sweepManifest, charts []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Sweep: %s, %s\n\n", TaskTitle(man.Task), paramsString(man.Params))
+	if man.Command != "" {
+		fmt.Fprintf(&b, "```\n%s\n```\n\n", man.Command)
+	}
+	fmt.Fprintf(&b, "Test-set metrics per configuration, mean ± standard deviation over %d repeat(s) (seeds seed, seed+1, ...). ", man.Repeat)
+	fmt.Fprintf(&b, "Losses are the last epoch's; seconds are training time summed over epochs. "+
+		"A run is *diverged* when its loss became NaN or its test accuracy is below %.1f (chance is 0.1).\n\n", DivergedAccuracy)
+	t := &table{}
+	for _, p := range res.Params {
+		t.Head = append(t.Head, p.Name)
+	}
+	t.Head = append(t.Head, "n", "accuracy", "weighted recall", "weighted F1", "train loss", "val loss", "train s", "status")
+	for _, r := range res.Rows {
+		row := append([]string(nil), r.Values...)
+		status := "ok"
+		if r.Diverged > 0 {
+			status = fmt.Sprintf("**%d of %d diverged**", r.Diverged, len(r.Runs))
+		}
+		row = append(row, strconv.Itoa(len(r.Runs)), r.Accuracy.format(4), r.WeightedRecall.format(4), r.WeightedF1.format(4),
+			r.TrainLoss.format(4), r.ValLoss.format(4), r.TrainSeconds.format(1), status)
+		t.Rows = append(t.Rows, row)
+	}
+	b.WriteString(t.markdown())
+	for _, c := range charts {
+		fmt.Fprintf(&b, "\n![%s](%s)\n", strings.TrimSuffix(filepath.Base(c), ".png"), c)
+	}
+	b.WriteString("\nRun folders: `runs/<id>/` (config.json, history.csv, metrics.json, predictions.csv, model.safetensors, train.log).\n")
+	return b.String()
+}
+
+// MergeSweeps combines the run folders of shards of one sweep (dirs, each
+// with its sweep.json) into out (default dirs[0]): runs found elsewhere are
+// copied into out/runs, and results.csv, results.md and the charts are
+// written there from all of them.
+func MergeSweeps(dirs []string, out string, log io.Writer) (*SweepResult, error) {
+	if len(dirs) == 0 {
+		return nil, errors.New("sweep merge: name the shard folders")
+	}
+	if out == "" {
+		out = dirs[0]
+	}
+	var man sweepManifest
+	for i, d := range dirs {
+		var m sweepManifest
+		if err := readJSON(filepath.Join(d, "sweep.json"), &m); err != nil {
+			return nil, fmt.Errorf("sweep merge: %w (is %s a sweep folder?)", err, d)
+		}
+		if i == 0 {
+			man = m
+			continue
+		}
+		if diff := man.sameSweep(m); diff != "" {
+			return nil, fmt.Errorf("sweep merge: %s and %s are different sweeps (%s)", dirs[0], d, diff)
+		}
+	}
+	if err := CheckOutDir(out); err != nil {
+		return nil, err
+	}
+	if err := writeManifest(out, man); err != nil {
+		return nil, err
+	}
+	var missing []string
+	copied := 0
+	for _, r := range man.Runs {
+		dst := filepath.Join(out, "runs", r.ID)
+		if fileExists(filepath.Join(dst, "metrics.json")) {
+			continue
+		}
+		found := false
+		for _, d := range dirs {
+			src := filepath.Join(d, "runs", r.ID)
+			if sameDir(src, dst) || !fileExists(filepath.Join(src, "metrics.json")) {
+				continue
+			}
+			if err := copyTree(src, dst); err != nil {
+				return nil, fmt.Errorf("sweep merge: %w", err)
+			}
+			copied++
+			found = true
+			break
+		}
+		if !found {
+			missing = append(missing, r.ID)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("sweep merge: %d of %d runs are in none of %s: %s (is a shard unfinished?)",
+			len(missing), len(man.Runs), strings.Join(dirs, ", "), shortList(missing, 5))
+	}
+	if log != nil {
+		fmt.Fprintf(log, "merged %d runs (%d copied) into %s\n", len(man.Runs), copied, out)
+	}
+	res, err := sweepResults(out, man, nil, out)
+	if err != nil {
+		return nil, err
+	}
+	if err := res.write(out, "results.csv", man, true); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func sameDir(a, b string) bool {
+	sa, errA := os.Stat(a)
+	sb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(sa, sb)
+}
+
+// copyTree copies the regular files under src to dst, each through a
+// temporary file.
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		if !d.Type().IsRegular() || strings.Contains(d.Name(), ".tmp") {
+			return nil
+		}
+		return atomicfile.Write(target, func(w io.Writer) error {
+			f, err := os.Open(path)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			_, err = io.Copy(w, f)
+			return err
+		})
+	})
+}
