@@ -266,3 +266,35 @@ func TestStepAllocatesNothing(t *testing.T) {
 		net.Close()
 	}
 }
+
+// TestThreadIndependent checks that training on the CPU gives bit-identical
+// parameters whatever the number of threads, so sweeps and shards reproduce.
+func TestThreadIndependent(t *testing.T) {
+	for _, task := range []string{TaskMLP, TaskCNN} {
+		var ref []float32
+		for _, threads := range []int{1, 2, 3} {
+			dev := cpu.New(threads)
+			a, _ := DefaultArch(task)
+			net, err := Build(dev, a, 32, 1)
+			must(t, err)
+			tr, err := NewTrainer(net, DefaultTrainConfig())
+			must(t, err)
+			r, err := Upload(dev, syntheticSet(100, 28))
+			must(t, err)
+			_, err = tr.Epoch(r, 1, nil)
+			must(t, err)
+			w := make([]float32, net.NumParams())
+			must(t, dev.Download(w, net.FlatParams()))
+			if ref == nil {
+				ref = w
+			} else {
+				for i := range w {
+					if w[i] != ref[i] {
+						t.Fatalf("%s: parameter %d (%s) is %v with %d threads, %v with 1", task, i, paramAt(net, i), w[i], threads, ref[i])
+					}
+				}
+			}
+			dev.Close()
+		}
+	}
+}

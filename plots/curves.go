@@ -29,8 +29,8 @@ type Series struct {
 // as accuracies). Integer x values get integer ticks.
 //
 // It is an error for x to be empty or hold a non-finite value, for series
-// to be empty, for a series' length to differ from len(x), or for every value
-// to be NaN.
+// to be empty, or for a series' length to differ from len(x). When every
+// value is NaN the figure has empty axes and says so in its title.
 func Curves(path, title, ylabel string, x []float64, series []Series) error {
 	if err := curves(path, title, ylabel, x, series); err != nil {
 		return fmt.Errorf("plots: curves %s: %w", path, err)
@@ -71,7 +71,13 @@ func curves(path, title, ylabel string, x []float64, series []Series) error {
 		}
 	}
 	if math.IsInf(ymin, 1) {
-		return errors.New("every value is NaN")
+		// Nothing to draw (a run whose loss diverged to NaN from the
+		// start): empty axes that say so, rather than no figure.
+		xmin, xmax, ymin, ymax = x[0], x[len(x)-1], 0, 1
+		for _, v := range x {
+			xmin, xmax = math.Min(xmin, v), math.Max(xmax, v)
+		}
+		title += " (no finite values)"
 	}
 
 	p := newPlot(title, "epoch", ylabel)

@@ -235,7 +235,6 @@ func TestBadInputs(t *testing.T) {
 		{"curves no x", func() error { return Curves(p, "", "", nil, []Series{{"a", nil}}) }},
 		{"curves no series", func() error { return Curves(p, "", "", []float64{1}, nil) }},
 		{"curves length", func() error { return Curves(p, "", "", []float64{1, 2}, []Series{{"a", []float64{1}}}) }},
-		{"curves all NaN", func() error { return Curves(p, "", "", []float64{1}, []Series{{"a", []float64{nan}}}) }},
 		{"curves NaN x", func() error { return Curves(p, "", "", []float64{nan}, []Series{{"a", []float64{1}}}) }},
 		{"confusion empty", func() error { return ConfusionMatrix(p, "", nil, nil) }},
 		{"confusion ragged", func() error { return ConfusionMatrix(p, "", [][]int{{1, 2}, {3}}, nil) }},
@@ -339,5 +338,22 @@ func TestClassColorDistinct(t *testing.T) {
 	}
 	if ClassColor(13) != ClassColor(3) || ClassColor(-1) != ClassColor(9) {
 		t.Error("ClassColor does not wrap around")
+	}
+}
+
+// TestCurvesAllNaN checks that a diverged run's curves still give a figure.
+func TestCurvesAllNaN(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "nan.png")
+	nan := math.NaN()
+	if err := Curves(p, "loss", "loss", []float64{1, 2}, []Series{{"training", []float64{nan, nan}}}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := png.Decode(f); err != nil {
+		t.Fatal(err)
 	}
 }

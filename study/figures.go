@@ -106,6 +106,11 @@ func (f *figureSet) testFigures(net *model.Network, m Metrics, out *model.Output
 			return err
 		}
 	}
+	if !allFinite(out.Probs) {
+		// A diverged run: its outputs are NaN, so there is no ROC curve and
+		// no embedding to draw. The report marks such runs.
+		return nil
+	}
 	if err := ROCFigure(p(FigROC), task, labels, out); err != nil {
 		return err
 	}
@@ -195,6 +200,9 @@ func FiltersFigure(path, task string, net *model.Network) error {
 	w := make([]float32, last.Len())
 	if err := net.Device().Download(w, last.W); err != nil {
 		return fmt.Errorf("filters: %w", err)
+	}
+	if !allFinite(w) {
+		return nil // a diverged run's weights are NaN: nothing to draw
 	}
 	title := fmt.Sprintf("%s: learned filters of %s", task, last.Name[:len(last.Name)-len(".weight")])
 	return plots.Filters(path, title, w, last.Shape[0], last.Shape[1], last.Shape[2])

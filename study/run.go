@@ -90,7 +90,8 @@ type Result struct {
 // Metrics is metrics.json: the test set's metrics plus the run's summary.
 type Metrics struct {
 	eval.Report
-	TestLoss float64 `json:"test_loss"`
+	// TestLoss is null in JSON when the run diverged to NaN.
+	TestLoss Num `json:"test_loss"`
 	// TrainSeconds is the training time summed over epochs.
 	TrainSeconds float64 `json:"train_seconds"`
 	Params       int     `json:"params"`
@@ -235,7 +236,7 @@ func Test(tr *model.Trainer, test *model.Resident, withROC, features bool) (Metr
 	if err != nil {
 		return m, nil, fmt.Errorf("test: %w", err)
 	}
-	m.TestLoss = loss
+	m.TestLoss = Num(loss)
 	out, err := tr.Predict(test, features)
 	if err != nil {
 		return m, nil, fmt.Errorf("test predictions: %w", err)
@@ -244,7 +245,7 @@ func Test(tr *model.Trainer, test *model.Resident, withROC, features bool) (Metr
 	if m.Report, err = eval.Evaluate(yTrue, out.Argmax(), out.Classes); err != nil {
 		return m, nil, err
 	}
-	if withROC {
+	if withROC && allFinite(out.Probs) {
 		roc, err := eval.ROC(yTrue, rows(out.Probs, out.Classes), out.Classes)
 		if err != nil {
 			return m, nil, err
@@ -252,6 +253,17 @@ func Test(tr *model.Trainer, test *model.Resident, withROC, features bool) (Metr
 		m.AUC = aucOf(roc)
 	}
 	return m, out, nil
+}
+
+// allFinite reports whether no value is NaN or infinite (a diverged run's
+// outputs are NaN, which ROC and t-SNE cannot use).
+func allFinite(v []float32) bool {
+	for _, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return false
+		}
+	}
+	return true
 }
 
 func labelsInt(l []uint8) []int {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"mnistgpu/dataset"
@@ -127,5 +128,30 @@ func checkHistory(t *testing.T, dir string, epochs int) {
 	last, _ := strconv.ParseFloat(recs[epochs][1], 64)
 	if !(last < first) {
 		t.Fatalf("training loss did not fall: %v -> %v", first, last)
+	}
+}
+
+// TestTrainDiverged checks that a run whose loss becomes NaN still leaves a
+// complete folder: metrics.json with a null test loss, and the figures that
+// can be drawn.
+func TestTrainDiverged(t *testing.T) {
+	data := realData(t, DataConfig{ValSplit: 0.1, Subset: 2000})
+	arch, _ := model.DefaultArch(model.TaskMLP)
+	tc := model.DefaultTrainConfig()
+	tc.Epochs, tc.LR = 1, 5
+	cfg := RunConfig{Arch: arch, Train: tc, Device: "cpu", Figures: true, TSNEPoints: 100, TSNELayer: "logits"}
+	dir := filepath.Join(t.TempDir(), "run")
+	res, err := Train(cfg, cpu.New(0), data, dir, Logger{Out: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "metrics.json"))
+	if err != nil || !strings.Contains(string(raw), `"test_loss": null`) {
+		t.Fatalf("metrics.json should have a null test loss (loss %v): %s", res.Metrics.TestLoss, raw)
+	}
+	for _, f := range []string{FigLoss, FigConfusion, FigWrong} {
+		if _, err := os.Stat(filepath.Join(dir, "figures", f)); err != nil {
+			t.Errorf("figure %s: %v", f, err)
+		}
 	}
 }

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"mnistgpu/dataset"
-	"mnistgpu/eval"
 	"mnistgpu/internal/atomicfile"
 	"mnistgpu/kernels"
 	"mnistgpu/model"
@@ -59,7 +58,7 @@ func ReadRun(dir string) (*RunRecord, error) {
 	}
 	// A run whose loss became NaN has "test_loss": null, which leaves the
 	// preset NaN in place.
-	r.Metrics.TestLoss = math.NaN()
+	r.Metrics.TestLoss = Num(math.NaN())
 	if err := readJSON(filepath.Join(dir, "metrics.json"), &r.Metrics); err != nil {
 		return nil, err
 	}
@@ -286,13 +285,6 @@ func runOne(j runJob, dev kernels.Device, cache *dataCache, log *syncWriter) err
 	lines := &linePrefixer{log: log, prefix: "  " + j.Name + ": "}
 	start := time.Now()
 	res, err := Train(j.Cfg, dev, data, j.Dir, Logger{Out: io.MultiWriter(&buf, lines)})
-	var nan *json.UnsupportedValueError
-	if err != nil && errors.As(err, &nan) {
-		// metrics.json cannot hold a NaN test loss: the run diverged.
-		// Finish its folder from the checkpoint Train wrote.
-		fmt.Fprintf(&buf, "the loss became NaN (%v): metrics computed from the checkpoint, test loss recorded as null\n", err)
-		res, err = finishDiverged(j, dev, data)
-	}
 	lines.flush()
 	if err != nil {
 		return fmt.Errorf("run %s (%s): %w", j.Name, j.Dir, err)
@@ -307,57 +299,6 @@ func runOne(j runJob, dev kernels.Device, cache *dataCache, log *syncWriter) err
 	}
 	log.printf("  %s: test accuracy %.4f in %.1f s%s\n", j.Name, res.Metrics.Accuracy, time.Since(start).Seconds(), status)
 	return nil
-}
-
-// nanSafeMetrics writes a NaN test loss as null.
-type nanSafeMetrics struct {
-	Metrics
-	TestLoss Num `json:"test_loss"`
-}
-
-// finishDiverged completes the folder of a run whose loss became NaN, which
-// Train cannot write into metrics.json: it predicts the test set with the
-// saved checkpoint and writes metrics.json (test loss null) and
-// predictions.csv.
-func finishDiverged(j runJob, dev kernels.Device, data *Data) (*Result, error) {
-	hist, err := readHistory(filepath.Join(j.Dir, "history.csv"))
-	if err != nil {
-		return nil, err
-	}
-	net, _, err := model.LoadNetwork(filepath.Join(j.Dir, "model.safetensors"), dev, j.Cfg.Train.BatchSize)
-	if err != nil {
-		return nil, err
-	}
-	defer net.Close()
-	test, err := model.Upload(dev, data.Test)
-	if err != nil {
-		return nil, err
-	}
-	defer test.Free(dev)
-	out, err := model.Predict(net, test, false)
-	if err != nil {
-		return nil, fmt.Errorf("test predictions: %w", err)
-	}
-	var m Metrics
-	if m.Report, err = eval.Evaluate(labelsInt(test.Labels()), out.Argmax(), out.Classes); err != nil {
-		return nil, err
-	}
-	m.TestLoss = math.NaN()
-	for _, h := range hist {
-		m.TrainSeconds += h.Seconds
-	}
-	m.Params, m.Device = net.NumParams(), dev.Name()
-	if err := WritePredictions(filepath.Join(j.Dir, "predictions.csv"), test.Labels(), out); err != nil {
-		return nil, err
-	}
-	b, err := json.MarshalIndent(nanSafeMetrics{Metrics: m, TestLoss: Num(m.TestLoss)}, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("write metrics.json: %w", err)
-	}
-	if err := atomicfile.WriteBytes(filepath.Join(j.Dir, "metrics.json"), append(b, '\n')); err != nil {
-		return nil, err
-	}
-	return &Result{Dir: j.Dir, History: hist, Metrics: m}, nil
 }
 
 // runDone reports whether dir holds a finished run of cfg: metrics.json is

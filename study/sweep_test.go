@@ -202,7 +202,7 @@ func TestDiverged(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r := &RunRecord{History: c.hist}
-			r.Metrics.Accuracy, r.Metrics.TestLoss = c.acc, c.testLoss
+			r.Metrics.Accuracy, r.Metrics.TestLoss = c.acc, Num(c.testLoss)
 			got := r.Diverged()
 			if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
 				t.Fatalf("Diverged() = %q, want %q", got, c.want)

@@ -32,7 +32,7 @@ type conv2D struct {
 	hp, wp int // padded plane
 
 	planes [][]float32 // per thread: max(C, OutC) padded planes
-	dwPart [][]float32 // per thread: partial dw, OutC·C·K·K
+	dwPart [][]float32 // per group of filterGroup images: partial dw, OutC·C·K·K
 	wT     []float32   // flipped, transposed weights [C, OutC, K, K]
 	task   convTask
 }
@@ -45,7 +45,14 @@ type convTask struct {
 	w       []float32
 	inC     int // channels of in
 	outC    int // channels of out
+	n       int // images of a filter-gradient pass (which runs over groups)
 }
+
+// filterGroup is the number of images whose filter gradients are summed
+// into one partial. Partials belong to fixed groups of images, not to
+// threads, and are added in group order, so dw is the same whatever the
+// number of threads.
+const filterGroup = 8
 
 const (
 	convForward = iota
@@ -63,9 +70,11 @@ func (d *Device) NewConv2D(s kernels.ConvShape, maxN int) (kernels.Conv2D, error
 	p := (s.K - 1) / 2
 	c := &conv2D{d: d, s: s, maxN: maxN, pad: p, hp: s.H + 2*p, wp: s.W + 2*p}
 	c.planes = make([][]float32, d.threads)
-	c.dwPart = make([][]float32, d.threads)
 	for i := range c.planes {
 		c.planes[i] = make([]float32, max(s.C, s.OutC)*c.hp*c.wp)
+	}
+	c.dwPart = make([][]float32, (maxN+filterGroup-1)/filterGroup)
+	for i := range c.dwPart {
 		c.dwPart[i] = make([]float32, s.OutC*s.C*s.K*s.K)
 	}
 	c.wT = make([]float32, s.OutC*s.C*s.K*s.K)
@@ -139,8 +148,9 @@ func (c *conv2D) BackwardData(n int, dy, w, dx kernels.Buffer) error {
 }
 
 // BackwardFilter computes dw = correlation of x with dy, summed over the
-// batch: each thread sums its images into its own partial, and the partials
-// are added in thread order, so the result does not depend on timing.
+// batch: each group of filterGroup images is summed into its own partial,
+// and the partials are added in group order, so the result depends neither
+// on timing nor on the number of threads.
 func (c *conv2D) BackwardFilter(n int, x, dy, dw kernels.Buffer) error {
 	const op = "Conv2D.BackwardFilter"
 	s, d := c.s, c.d
@@ -159,14 +169,13 @@ func (c *conv2D) BackwardFilter(n int, x, dy, dw kernels.Buffer) error {
 	if err != nil {
 		return err
 	}
-	// dy travels in the weights' slot.
-	c.run(convBackFilter, n, xs, dys, nil, s.C, s.OutC)
+	// dy travels in the weights' slot; the pass runs over groups of images.
+	groups := (n + filterGroup - 1) / filterGroup
+	c.task.n = n
+	c.run(convBackFilter, groups, xs, dys, nil, s.C, s.OutC)
 	clear(dws)
-	if n == 0 {
-		return nil
-	}
-	for t := 0; t < d.pool.chunks(n, 1); t++ {
-		for i, v := range c.dwPart[t] {
+	for g := 0; g < groups; g++ {
+		for i, v := range c.dwPart[g] {
 			dws[i] += v
 		}
 	}
@@ -181,7 +190,8 @@ func (c *conv2D) run(mode, n int, in, w, out []float32, inC, outC int) {
 	t.in, t.out, t.w = nil, nil, nil
 }
 
-// run processes images [lo, hi) as thread w.
+// run processes images [lo, hi) as thread w, or for the filter gradient
+// the groups of images [lo, hi).
 func (t *convTask) run(w, lo, hi int) {
 	c := t.c
 	s := c.s
@@ -191,10 +201,12 @@ func (t *convTask) run(w, lo, hi int) {
 	k := s.K
 	kk := k * k
 	if t.mode == convBackFilter {
-		part := c.dwPart[w]
-		clear(part)
 		dy := t.w
-		for i := lo; i < hi; i++ {
+		for i := lo * filterGroup; i < min(hi*filterGroup, t.n); i++ {
+			part := c.dwPart[i/filterGroup]
+			if i%filterGroup == 0 {
+				clear(part)
+			}
 			c.padPlanes(planes, t.in[i*s.C*hw:(i+1)*s.C*hw], s.C)
 			for o := 0; o < s.OutC; o++ {
 				g := dy[(i*s.OutC+o)*hw : (i*s.OutC+o+1)*hw]
