@@ -210,6 +210,10 @@ func Train(cfg RunConfig, dev kernels.Device, data *Data, dir string, log Logger
 	if err := writeJSON(filepath.Join(dir, "metrics.json"), m); err != nil {
 		return nil, err
 	}
+	if cfg.Figures {
+		fmt.Fprintf(log.Out, "writing figures to %s (t-SNE of %d test images after epoch 1 and after training)\n",
+			filepath.Join(dir, "figures"), min(cfg.TSNEPoints, test.N))
+	}
 	if err := fig.final(net, res.History, m, out); err != nil {
 		return nil, err
 	}
