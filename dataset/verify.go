@@ -13,6 +13,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"mnistgpu/internal/atomicfile"
 )
 
 // KnownDigest returns the SHA-256 digest, in lower-case hex, of the standard
@@ -238,40 +240,9 @@ func InstallFrom(srcDir, dst string) error {
 		return fmt.Errorf("install: %w", err)
 	}
 	for _, f := range files {
-		if err := writeFileAtomic(filepath.Join(dst, f.name), f.data); err != nil {
+		if err := atomicfile.WriteBytes(filepath.Join(dst, f.name), f.data); err != nil {
 			return fmt.Errorf("install: %w", err)
 		}
-	}
-	return nil
-}
-
-// writeFileAtomic writes data to path through a temporary file in the same
-// folder, synced and renamed into place, so path never holds a partial file.
-func writeFileAtomic(path string, data []byte) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
 	}
 	return nil
 }

@@ -114,33 +114,6 @@ func TestInstallFromRejects(t *testing.T) {
 	}
 }
 
-func TestWriteFileAtomic(t *testing.T) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "f.gz")
-	for _, content := range []string{"first", "second, longer"} {
-		if err := writeFileAtomic(p, []byte(content)); err != nil {
-			t.Fatal(err)
-		}
-		got, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if string(got) != content {
-			t.Errorf("file holds %q, want %q", got, content)
-		}
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(entries) != 1 {
-		t.Errorf("folder holds %d entries, want only f.gz (temporary files left?)", len(entries))
-	}
-	if err := writeFileAtomic(filepath.Join(dir, "no", "such", "f"), nil); err == nil {
-		t.Error("writing into a missing folder: no error")
-	}
-}
-
 func TestOneLine(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"", ""},

@@ -20,7 +20,7 @@ func splitmix64(z uint64) uint64 {
 //
 // An element is kept when u >= p.
 func DropoutUniform(seed, step uint64, i int) float32 {
-	return float32(splitmix64(DropoutKey(seed, step)+uint64(i))>>40) * (1.0 / (1 << 24))
+	return DropoutUniformKeyed(DropoutKey(seed, step), i)
 }
 
 // DropoutKey is the per-call key of DropoutUniform, hoisted out of loops.

@@ -11,6 +11,7 @@ package model
 
 import (
 	"fmt"
+	"strings"
 
 	"mnistgpu/kernels"
 )
@@ -180,7 +181,7 @@ func (net *Network) Layers() []LayerInfo {
 	for _, nd := range net.nodes {
 		np := 0
 		for _, p := range net.params {
-			if hasPrefix(p.Name, nd.name+".") {
+			if strings.HasPrefix(p.Name, nd.name+".") {
 				np += p.Len()
 			}
 		}
@@ -206,8 +207,6 @@ func kindOf(l layer) string {
 	}
 	return fmt.Sprintf("%T", l)
 }
-
-func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }
 
 func prod(s []int) int {
 	p := 1

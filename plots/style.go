@@ -6,7 +6,6 @@ import (
 	"image/color"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,6 +17,8 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
+
+	"mnistgpu/internal/atomicfile"
 )
 
 // DPI is the resolution of PNG figures, in dots per inch.
@@ -123,39 +124,16 @@ func render(path string, w, h vg.Length, fn func(c draw.Canvas) error) error {
 	return writeFile(path, cv)
 }
 
-// writeFile writes wt to a temporary file next to path and renames it to
-// path, so that readers never see a partial figure.
-func writeFile(path string, wt io.WriterTo) (err error) {
+// writeFile writes wt to path through a temporary file renamed into place,
+// so that readers never see a partial figure.
+func writeFile(path string, wt io.WriterTo) error {
 	if path == "" {
 		return errors.New("empty output path")
 	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp*")
-	if err != nil {
-		return fmt.Errorf("create temporary file: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = wt.WriteTo(f); err != nil {
-		return fmt.Errorf("write %s: %w", f.Name(), err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", f.Name(), err)
-	}
-	if err = os.Chmod(f.Name(), 0o644); err != nil {
-		return fmt.Errorf("chmod %s: %w", f.Name(), err)
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("rename to %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.Write(path, func(w io.Writer) error {
+		_, err := wt.WriteTo(w)
+		return err
+	})
 }
 
 // finite reports whether v is neither NaN nor infinite.

@@ -18,6 +18,13 @@ func TestWrite(t *testing.T) {
 	if err != nil || string(got) != "hello" {
 		t.Fatalf("read back %q, %v", got, err)
 	}
+	// Overwriting replaces the whole file.
+	if err := WriteBytes(p, []byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(p); string(got) != "hi" {
+		t.Fatalf("after overwrite %q", got)
+	}
 	// A failing writer leaves neither the file nor a temporary behind.
 	q := filepath.Join(dir, "b.txt")
 	boom := errors.New("boom")
