@@ -1,6 +1,8 @@
 package model
 
 import (
+	"encoding/binary"
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -202,12 +204,23 @@ func TestCheckpointErrors(t *testing.T) {
 	wrong := filepath.Join(dir, "wrong.safetensors")
 	must(t, SaveCheckpoint(wrong, net2, a, 1, nil)) // arch says 128,64, tensors are 128,32
 
+	// A checkpoint naming a tensor the model lacks: the good header with
+	// one more entry that shares the first tensor's bytes.
+	hl := binary.LittleEndian.Uint64(raw)
+	var header map[string]json.RawMessage
+	must(t, json.Unmarshal(raw[8:8+hl], &header))
+	header["fc9.weight"] = json.RawMessage(`{"dtype":"F32","shape":[1],"data_offsets":[0,4]}`)
+	hj, _ := json.Marshal(header)
+	extra := binary.LittleEndian.AppendUint64(nil, uint64(len(hj)))
+	extra = append(append(extra, hj...), raw[8+hl:]...)
+
 	cases := []struct {
 		name string
 		data []byte
 		path string
 		want string
 	}{
+		{"tensor the model lacks", extra, "", "fc9.weight that the mlp model lacks"},
 		{"truncated", raw[:len(raw)-100], "", "truncated"},
 		{"tiny", raw[:5], "", "truncated"},
 		{"corrupt header", append(append([]byte{}, raw[:8]...), append([]byte("{not json"), raw[17:]...)...), "", "corrupt header"},
