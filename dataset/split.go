@@ -40,6 +40,21 @@ type Split struct {
 	Test *Set
 }
 
+// CheckSplitOptions checks MakeSplits' options without any data, so a bad
+// flag is reported before anything is loaded.
+func CheckSplitOptions(valFrac, trainRatio float64, subset int) error {
+	if !(valFrac >= 0 && valFrac < 1) { // also rejects NaN
+		return fmt.Errorf("--val-split %g: must be at least 0 and less than 1", valFrac)
+	}
+	if !(trainRatio == 0 || trainRatio > 0 && trainRatio < 1) {
+		return fmt.Errorf("--train-ratio %g: must be 0 (the standard split) or more than 0 and less than 1", trainRatio)
+	}
+	if subset < 0 {
+		return fmt.Errorf("--subset %d: must not be negative (0 keeps every training image)", subset)
+	}
+	return nil
+}
+
 // MakeSplits derives the sets of one run from the standard training and test
 // sets (as Load returns them), deterministically for seed. In order:
 //
@@ -73,14 +88,8 @@ func MakeSplits(train, test *Set, valFrac, trainRatio float64, subset int, seed 
 		return Split{}, fmt.Errorf("split: training images are %dx%d but test images are %dx%d",
 			tr.Rows, tr.Cols, te.Rows, te.Cols)
 	}
-	if !(valFrac >= 0 && valFrac < 1) { // also rejects NaN
-		return Split{}, fmt.Errorf("--val-split %g: must be at least 0 and less than 1", valFrac)
-	}
-	if !(trainRatio == 0 || trainRatio > 0 && trainRatio < 1) {
-		return Split{}, fmt.Errorf("--train-ratio %g: must be 0 (the standard split) or more than 0 and less than 1", trainRatio)
-	}
-	if subset < 0 {
-		return Split{}, fmt.Errorf("--subset %d: must not be negative (0 keeps every training image)", subset)
+	if err := CheckSplitOptions(valFrac, trainRatio, subset); err != nil {
+		return Split{}, err
 	}
 
 	nTrain, nTest := train.Len(), test.Len()

@@ -32,7 +32,7 @@ type spec struct {
 
 func newBuilder(dev kernels.Device, maxN int, in []int) *builder {
 	b := &builder{dev: dev, maxN: maxN, in: append([]int(nil), in...), shape: append([]int(nil), in...)}
-	b.net = &Network{dev: dev, maxBatch: maxN, in: b.in}
+	b.net = &Network{dev: dev, maxBatch: maxN, in: b.in, mem: arena{dev: dev}}
 	return b
 }
 
@@ -54,12 +54,8 @@ func (b *builder) add(name, describe string, out []int, mk func(nd *node) (layer
 }
 
 func (b *builder) alloc(dt kernels.DType, n int) (kernels.Buffer, error) {
-	buf, err := b.dev.Alloc(dt, n)
-	if err != nil {
-		return nil, err
-	}
-	b.net.owned = append(b.net.owned, buf)
-	return buf, nil
+	buf := b.net.mem.alloc(dt, n)
+	return buf, b.net.mem.err
 }
 
 // build allocates everything and initialises the parameters as PyTorch does

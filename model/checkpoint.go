@@ -112,6 +112,8 @@ func SaveCheckpoint(path string, net *Network, arch Arch, steps int, meta map[st
 
 // Checkpoint is a parsed safetensors file.
 type Checkpoint struct {
+	// Path is the file the checkpoint was read from.
+	Path     string
 	Arch     Arch
 	Metadata map[string]string
 	tensors  map[string]tensorInfo
@@ -129,6 +131,7 @@ func ReadCheckpoint(path string) (*Checkpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
 	}
+	ck.Path = path
 	return ck, nil
 }
 
@@ -234,15 +237,22 @@ func LoadNetwork(path string, dev kernels.Device, maxBatch int) (*Network, *Chec
 	if err != nil {
 		return nil, nil, err
 	}
+	net, err := ck.Network(dev, maxBatch)
+	return net, ck, err
+}
+
+// Network builds the checkpoint's network on dev for batches of up to
+// maxBatch and loads its tensors.
+func (ck *Checkpoint) Network(dev kernels.Device, maxBatch int) (*Network, error) {
 	net, err := Build(dev, ck.Arch, maxBatch, 0)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := ck.Load(net); err != nil {
 		net.Close()
-		return nil, nil, fmt.Errorf("checkpoint %s: %w", path, err)
+		return nil, fmt.Errorf("checkpoint %s: %w", ck.Path, err)
 	}
-	return net, ck, nil
+	return net, nil
 }
 
 func equalInts(a, b []int) bool {

@@ -88,7 +88,7 @@ type Network struct {
 	// seed and step key the dropout masks: step counts training steps.
 	seed, step uint64
 
-	owned []kernels.Buffer
+	mem arena // every buffer above
 }
 
 // Device is the device the network lives on.
@@ -160,10 +160,7 @@ func (net *Network) Backward(n int) error {
 
 // Close frees the network's device buffers.
 func (net *Network) Close() {
-	for _, b := range net.owned {
-		net.dev.Free(b)
-	}
-	net.owned = nil
+	net.mem.free()
 }
 
 // LayerInfo describes one layer for architecture tables.

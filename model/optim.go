@@ -49,7 +49,7 @@ type optimizer struct {
 	count                      int
 	params, grads, vel, m1, m2 kernels.Buffer
 	t                          int
-	owned                      []kernels.Buffer
+	mem                        arena // vel, m1, m2
 }
 
 func newOptimizer(dev kernels.Device, net *Network, kind string, lr, momentum, wd float64) (*optimizer, error) {
@@ -58,27 +58,18 @@ func newOptimizer(dev kernels.Device, net *Network, kind string, lr, momentum, w
 	if kind == OptSGD {
 		o.momentum = 0
 	}
-	alloc := func() (kernels.Buffer, error) {
-		b, err := dev.Alloc(kernels.F32, o.count)
-		if err == nil {
-			o.owned = append(o.owned, b)
-		}
-		return b, err
-	}
-	var err error
+	o.mem.dev = dev
 	switch kind {
 	case OptSGD, OptMomentum:
-		o.vel, err = alloc()
+		o.vel = o.mem.alloc(kernels.F32, o.count)
 	case OptAdam:
-		if o.m1, err = alloc(); err == nil {
-			o.m2, err = alloc()
-		}
+		o.m1, o.m2 = o.mem.alloc(kernels.F32, o.count), o.mem.alloc(kernels.F32, o.count)
 	default:
-		_, err = ParseOptimizer(kind)
+		return nil, fmt.Errorf("optimizer %q: want %s, %s or %s", kind, OptSGD, OptMomentum, OptAdam)
 	}
-	if err != nil {
+	if o.mem.err != nil {
 		o.close()
-		return nil, fmt.Errorf("optimizer state: %w", err)
+		return nil, fmt.Errorf("optimizer state: %w", o.mem.err)
 	}
 	return o, nil
 }
@@ -92,8 +83,5 @@ func (o *optimizer) step() error {
 }
 
 func (o *optimizer) close() {
-	for _, b := range o.owned {
-		o.dev.Free(b)
-	}
-	o.owned = nil
+	o.mem.free()
 }

@@ -55,7 +55,7 @@ type Resident struct {
 	X, Y   kernels.Buffer // [N*D] pixels and [N] labels, uint8
 	idx    kernels.Buffer // [N] int32 identity order, for evaluation
 	perm   kernels.Buffer // [N] int32 training order of the current epoch
-	owned  []kernels.Buffer
+	mem    arena
 	labels []uint8 // host copy of the labels, for metrics
 }
 
@@ -69,22 +69,11 @@ func Upload(dev kernels.Device, s *dataset.Set) (*Resident, error) {
 		return &Resident{}, nil
 	}
 	d := s.Images.Rows * s.Images.Cols
-	r := &Resident{N: n, D: d, labels: s.Labels}
-	var err error
-	alloc := func(dt kernels.DType, k int) kernels.Buffer {
-		if err != nil {
-			return nil
-		}
-		var b kernels.Buffer
-		if b, err = dev.Alloc(dt, k); err == nil {
-			r.owned = append(r.owned, b)
-		}
-		return b
-	}
-	r.X, r.Y = alloc(kernels.U8, n*d), alloc(kernels.U8, n)
-	r.idx, r.perm = alloc(kernels.I32, n), alloc(kernels.I32, n)
-	if err != nil {
-		r.Free(dev)
+	r := &Resident{N: n, D: d, labels: s.Labels, mem: arena{dev: dev}}
+	r.X, r.Y = r.mem.alloc(kernels.U8, n*d), r.mem.alloc(kernels.U8, n)
+	r.idx, r.perm = r.mem.alloc(kernels.I32, n), r.mem.alloc(kernels.I32, n)
+	if err := r.mem.err; err != nil {
+		r.mem.free()
 		return nil, fmt.Errorf("data set on %s: %w", dev.Name(), err)
 	}
 	ident := make([]int32, n)
@@ -93,20 +82,15 @@ func Upload(dev kernels.Device, s *dataset.Set) (*Resident, error) {
 	}
 	for _, e := range []error{dev.Upload(r.X, s.Images.Pixels[:n*d]), dev.Upload(r.Y, s.Labels[:n]), dev.Upload(r.idx, ident)} {
 		if e != nil {
-			r.Free(dev)
+			r.mem.free()
 			return nil, fmt.Errorf("upload data set: %w", e)
 		}
 	}
 	return r, nil
 }
 
-// Free releases the device copy.
-func (r *Resident) Free(dev kernels.Device) {
-	for _, b := range r.owned {
-		dev.Free(b)
-	}
-	r.owned = nil
-}
+// Free releases the device copy (dev is the device Upload copied to).
+func (r *Resident) Free(dev kernels.Device) { r.mem.free() }
 
 // EpochStats is one epoch's record in history.csv.
 type EpochStats struct {
@@ -131,10 +115,10 @@ type Trainer struct {
 
 	labels           kernels.Buffer // [MaxBatch] int32 labels of the batch
 	lossSum, correct kernels.Buffer // device accumulators, read once per epoch
-	// views caches the index views of each batch for a set size, so a
-	// training step allocates nothing.
+	// views caches the batches' views of each index buffer, so a training
+	// step allocates nothing.
 	views map[kernels.Buffer][]kernels.Buffer
-	owned []kernels.Buffer
+	mem   arena // labels, lossSum, correct
 	host  [1]float32
 }
 
@@ -143,21 +127,17 @@ func NewTrainer(net *Network, cfg TrainConfig) (*Trainer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg.Optimizer, _ = ParseOptimizer(cfg.Optimizer) // lower case, as newOptimizer expects
 	dev := net.Device()
-	t := &Trainer{dev: dev, net: net, cfg: cfg, views: map[kernels.Buffer][]kernels.Buffer{}}
+	t := &Trainer{dev: dev, net: net, cfg: cfg, views: map[kernels.Buffer][]kernels.Buffer{}, mem: arena{dev: dev}}
 	t.loss, _ = ParseLoss(cfg.Loss)
-	var err error
-	for _, p := range []*kernels.Buffer{&t.labels, &t.lossSum, &t.correct} {
-		size, dt := 1, kernels.F32
-		if p == &t.labels {
-			size, dt = net.MaxBatch(), kernels.I32
-		}
-		if *p, err = dev.Alloc(dt, size); err != nil {
-			t.Close()
-			return nil, fmt.Errorf("trainer buffers: %w", err)
-		}
-		t.owned = append(t.owned, *p)
+	t.labels = t.mem.alloc(kernels.I32, net.MaxBatch())
+	t.lossSum, t.correct = t.mem.alloc(kernels.F32, 1), t.mem.alloc(kernels.F32, 1)
+	if t.mem.err != nil {
+		t.Close()
+		return nil, fmt.Errorf("trainer buffers: %w", t.mem.err)
 	}
+	var err error
 	if t.opt, err = newOptimizer(dev, net, cfg.Optimizer, cfg.LR, cfg.Momentum, cfg.WeightDecay); err != nil {
 		t.Close()
 		return nil, err
@@ -176,10 +156,7 @@ func (t *Trainer) Close() {
 	if t.opt != nil {
 		t.opt.close()
 	}
-	for _, b := range t.owned {
-		t.dev.Free(b)
-	}
-	t.owned = nil
+	t.mem.free()
 }
 
 // batchViews returns the views of index buffer idx (n entries) that make
@@ -339,32 +316,15 @@ func Predict(net *Network, r *Resident, features bool) (*Outputs, error) {
 	if r.N == 0 {
 		return out, nil
 	}
-	var owned []kernels.Buffer
-	defer func() {
-		for _, b := range owned {
-			dev.Free(b)
-		}
-	}()
-	alloc := func(n int) (kernels.Buffer, error) {
-		b, err := dev.Alloc(kernels.F32, n)
-		if err == nil {
-			owned = append(owned, b)
-		}
-		return b, err
-	}
-	logits, err := alloc(r.N * classes)
-	if err != nil {
-		return nil, err
-	}
-	probs, err := alloc(r.N * classes)
-	if err != nil {
-		return nil, err
-	}
+	mem := arena{dev: dev}
+	defer mem.free()
+	logits, probs := mem.alloc(kernels.F32, r.N*classes), mem.alloc(kernels.F32, r.N*classes)
 	var feats kernels.Buffer
 	if features {
-		if feats, err = alloc(r.N * fdim); err != nil {
-			return nil, err
-		}
+		feats = mem.alloc(kernels.F32, r.N*fdim)
+	}
+	if mem.err != nil {
+		return nil, fmt.Errorf("predict: %w", mem.err)
 	}
 	bs := net.MaxBatch()
 	for off := 0; off < r.N; off += bs {

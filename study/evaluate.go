@@ -27,15 +27,13 @@ type EvalOptions struct {
 	Log       io.Writer
 }
 
-// Evaluate loads a checkpoint, rebuilds the test set its run used (the
-// split is recorded in the checkpoint's metadata), and writes metrics.json,
-// predictions.csv and the test-set figures into out.
-func Evaluate(ckpt string, dev kernels.Device, out string, o EvalOptions) (Metrics, error) {
+// Evaluate builds a checkpoint's network, rebuilds the test set its run
+// used (the split is recorded in the checkpoint's metadata), and writes
+// metrics.json, predictions.csv and the test-set figures into out.
+func Evaluate(ck *model.Checkpoint, dev kernels.Device, out string, o EvalOptions) (Metrics, error) {
 	var m Metrics
-	ck, err := model.ReadCheckpoint(ckpt)
-	if err != nil {
-		return m, err
-	}
+	ckpt := ck.Path
+	var err error
 	if o.BatchSize <= 0 {
 		o.BatchSize = 256
 		if s, ok := ck.Metadata["batch_size"]; ok {
@@ -44,14 +42,11 @@ func Evaluate(ckpt string, dev kernels.Device, out string, o EvalOptions) (Metri
 			}
 		}
 	}
-	net, err := model.Build(dev, ck.Arch, o.BatchSize, 0)
+	net, err := ck.Network(dev, o.BatchSize)
 	if err != nil {
 		return m, err
 	}
 	defer net.Close()
-	if err := ck.Load(net); err != nil {
-		return m, fmt.Errorf("checkpoint %s: %w", ckpt, err)
-	}
 	var dc DataConfig
 	if s, ok := ck.Metadata["data"]; ok {
 		if err := json.Unmarshal([]byte(s), &dc); err != nil {
@@ -90,10 +85,11 @@ func Evaluate(ckpt string, dev kernels.Device, out string, o EvalOptions) (Metri
 		return m, err
 	}
 	defer tr.Close()
-	m, outs, err := Test(tr, test, true, o.Figures && o.TSNELayer == "penultimate")
+	tested, err := Test(tr, test, true, o.Figures && o.TSNELayer == "penultimate")
 	if err != nil {
 		return m, err
 	}
+	m, outs := tested.Metrics, tested.Out
 	m.Params, m.Device = net.NumParams(), dev.Name()
 	if err := WritePredictions(filepath.Join(out, "predictions.csv"), test.Labels(), outs); err != nil {
 		return m, err
@@ -104,13 +100,12 @@ func Evaluate(ckpt string, dev kernels.Device, out string, o EvalOptions) (Metri
 	if o.Figures {
 		rc := RunConfig{Arch: ck.Arch, Figures: true, TSNEPoints: o.TSNEPoints, TSNELayer: o.TSNELayer}
 		rc.Train.Seed = seed
-		if err := newFigureSet(rc, out, data).testFigures(net, m, outs, "(evaluated checkpoint)"); err != nil {
+		if err := newFigureSet(rc, out, data).testFigures(net, tested, "(evaluated checkpoint)"); err != nil {
 			return m, err
 		}
 	}
 	if o.Log != nil {
-		fmt.Fprintf(o.Log, "test accuracy %.4f  weighted recall %.4f  weighted F1 %.4f  macro F1 %.4f  (%s)\n",
-			m.Accuracy, m.WeightedRecall, m.WeightedF1, m.MacroF1, out)
+		fmt.Fprintln(o.Log, m.summary(out))
 	}
 	return m, nil
 }

@@ -71,7 +71,7 @@ func (f *figureSet) afterFirstEpoch(tr *model.Trainer, test *model.Resident) err
 
 // final writes every figure of the run; out are the trained network's test
 // outputs (with features when the t-SNE layer is the penultimate one).
-func (f *figureSet) final(net *model.Network, hist []model.EpochStats, m Metrics, out *model.Outputs) error {
+func (f *figureSet) final(net *model.Network, hist []model.EpochStats, tested *TestResult) error {
 	if !f.cfg.Figures {
 		return nil
 	}
@@ -82,13 +82,14 @@ func (f *figureSet) final(net *model.Network, hist []model.EpochStats, m Metrics
 	if err := CurveFigures(filepath.Join(f.dir, FigLoss), filepath.Join(f.dir, FigAccuracy), task, hist); err != nil {
 		return err
 	}
-	return f.testFigures(net, m, out, fmt.Sprintf("after %d epochs", len(hist)))
+	return f.testFigures(net, tested, fmt.Sprintf("after %d epochs", len(hist)))
 }
 
 // testFigures writes the figures made from the test set: confusion matrix,
 // prediction grids, filters, ROC and t-SNE (also the one after epoch 1 when
 // its activations were kept).
-func (f *figureSet) testFigures(net *model.Network, m Metrics, out *model.Outputs, when string) error {
+func (f *figureSet) testFigures(net *model.Network, tested *TestResult, when string) error {
+	m, out := tested.Metrics, tested.Out
 	if err := os.MkdirAll(f.dir, 0o755); err != nil {
 		return fmt.Errorf("figures: %w", err)
 	}
@@ -106,12 +107,12 @@ func (f *figureSet) testFigures(net *model.Network, m Metrics, out *model.Output
 			return err
 		}
 	}
-	if !allFinite(out.Probs) {
+	if tested.ROC == nil {
 		// A diverged run: its outputs are NaN, so there is no ROC curve and
 		// no embedding to draw. The report marks such runs.
 		return nil
 	}
-	if err := ROCFigure(p(FigROC), task, labels, out); err != nil {
+	if err := ROCFigure(p(FigROC), task, *tested.ROC); err != nil {
 		return err
 	}
 	layer := "logits"
@@ -210,11 +211,7 @@ func FiltersFigure(path, task string, net *model.Network) error {
 
 // ROCFigure draws the one-vs-rest ROC curves of every class with the micro
 // and macro averages.
-func ROCFigure(path, task string, labels []int, out *model.Outputs) error {
-	roc, err := eval.ROC(labels, rows(out.Probs, out.Classes), out.Classes)
-	if err != nil {
-		return err
-	}
+func ROCFigure(path, task string, roc eval.ROCResult) error {
 	var curves []plots.ROCCurve
 	for c, cv := range roc.PerClass {
 		curves = append(curves, plots.ROCCurve{Name: strconv.Itoa(c), FPR: cv.FPR, TPR: cv.TPR, AUC: cv.AUC})

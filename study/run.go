@@ -100,6 +100,12 @@ type Metrics struct {
 	AUC *AUC `json:"auc,omitempty"`
 }
 
+// summary is the one line a run or an evaluation ends with.
+func (m Metrics) summary(dir string) string {
+	return fmt.Sprintf("test accuracy %.4f  weighted recall %.4f  weighted F1 %.4f  macro F1 %.4f  (%s)",
+		m.Accuracy, m.WeightedRecall, m.WeightedF1, m.MacroF1, dir)
+}
+
 // AUC holds the areas under the one-vs-rest ROC curves.
 type AUC struct {
 	PerClass []Num `json:"per_class"`
@@ -195,16 +201,17 @@ func Train(cfg RunConfig, dev kernels.Device, data *Data, dir string, log Logger
 	if err := model.SaveCheckpoint(filepath.Join(dir, "model.safetensors"), net, cfg.Arch, tr.Steps(), checkpointMeta(cfg)); err != nil {
 		return nil, err
 	}
-	m, out, err := Test(tr, test, cfg.Figures, cfg.Figures && cfg.TSNELayer == "penultimate")
+	tested, err := Test(tr, test, cfg.Figures, cfg.Figures && cfg.TSNELayer == "penultimate")
 	if err != nil {
 		return nil, err
 	}
+	m := &tested.Metrics
 	for _, st := range res.History {
 		m.TrainSeconds += st.Seconds
 	}
 	m.Params, m.Device = net.NumParams(), dev.Name()
-	res.Metrics = m
-	if err := WritePredictions(filepath.Join(dir, "predictions.csv"), test.Labels(), out); err != nil {
+	res.Metrics = *m
+	if err := WritePredictions(filepath.Join(dir, "predictions.csv"), test.Labels(), tested.Out); err != nil {
 		return nil, err
 	}
 	if err := writeJSON(filepath.Join(dir, "metrics.json"), m); err != nil {
@@ -214,12 +221,11 @@ func Train(cfg RunConfig, dev kernels.Device, data *Data, dir string, log Logger
 		fmt.Fprintf(log.Out, "writing figures to %s (t-SNE of %d test images after epoch 1 and after training)\n",
 			filepath.Join(dir, "figures"), min(cfg.TSNEPoints, test.N))
 	}
-	if err := fig.final(net, res.History, m, out); err != nil {
+	if err := fig.final(net, res.History, tested); err != nil {
 		return nil, err
 	}
 	res.Seconds = time.Since(start).Seconds()
-	fmt.Fprintf(log.Out, "test accuracy %.4f  weighted recall %.4f  weighted F1 %.4f  macro F1 %.4f  (%s)\n",
-		m.Accuracy, m.WeightedRecall, m.WeightedF1, m.MacroF1, dir)
+	fmt.Fprintln(log.Out, m.summary(dir))
 	return res, nil
 }
 
@@ -231,32 +237,40 @@ func checkpointMeta(cfg RunConfig) map[string]string {
 		"batch_size": strconv.Itoa(cfg.Train.BatchSize)}
 }
 
+// TestResult is what Test measures on the test set.
+type TestResult struct {
+	Metrics Metrics
+	Out     *model.Outputs
+	// ROC is nil when it was not asked for or the outputs are not finite
+	// (a diverged run).
+	ROC *eval.ROCResult
+}
+
 // Test evaluates the trained network on the test set and computes the
-// metrics, and the ROC areas when withROC is set; the outputs carry the last
-// layer's inputs when features is set.
-func Test(tr *model.Trainer, test *model.Resident, withROC, features bool) (Metrics, *model.Outputs, error) {
-	var m Metrics
+// metrics, and the ROC curves and areas when withROC is set; the outputs
+// carry the last layer's inputs when features is set.
+func Test(tr *model.Trainer, test *model.Resident, withROC, features bool) (*TestResult, error) {
 	loss, _, err := tr.Evaluate(test)
 	if err != nil {
-		return m, nil, fmt.Errorf("test: %w", err)
+		return nil, fmt.Errorf("test: %w", err)
 	}
-	m.TestLoss = Num(loss)
-	out, err := tr.Predict(test, features)
-	if err != nil {
-		return m, nil, fmt.Errorf("test predictions: %w", err)
+	res := &TestResult{Metrics: Metrics{TestLoss: Num(loss)}}
+	if res.Out, err = tr.Predict(test, features); err != nil {
+		return nil, fmt.Errorf("test predictions: %w", err)
 	}
+	out := res.Out
 	yTrue := labelsInt(test.Labels())
-	if m.Report, err = eval.Evaluate(yTrue, out.Argmax(), out.Classes); err != nil {
-		return m, nil, err
+	if res.Metrics.Report, err = eval.Evaluate(yTrue, out.Argmax(), out.Classes); err != nil {
+		return nil, err
 	}
 	if withROC && allFinite(out.Probs) {
 		roc, err := eval.ROC(yTrue, rows(out.Probs, out.Classes), out.Classes)
 		if err != nil {
-			return m, nil, err
+			return nil, err
 		}
-		m.AUC = aucOf(roc)
+		res.ROC, res.Metrics.AUC = &roc, aucOf(roc)
 	}
-	return m, out, nil
+	return res, nil
 }
 
 // allFinite reports whether no value is NaN or infinite (a diverged run's

@@ -71,7 +71,11 @@ func TestTrainEndToEnd(t *testing.T) {
 			}
 			checkPredictionsMatchMetrics(t, dir)
 			// eval on the checkpoint reproduces the test metrics exactly.
-			em, err := Evaluate(filepath.Join(dir, "model.safetensors"), dev, filepath.Join(dir, "eval"), EvalOptions{})
+			ck, err := model.ReadCheckpoint(filepath.Join(dir, "model.safetensors"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			em, err := Evaluate(ck, dev, filepath.Join(dir, "eval"), EvalOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}

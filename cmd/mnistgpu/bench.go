@@ -7,7 +7,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"mnistgpu/kernels/devices"
 	"mnistgpu/model"
 	"mnistgpu/study"
 )
@@ -65,14 +64,11 @@ func benchCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			dev, note, err := devices.Open(c.String("device"), c.Int("gpu"), c.Int("threads"))
+			dev, err := openDevice(c.String("device"), c.Int("gpu"), c.Int("threads"))
 			if err != nil {
 				return err
 			}
 			defer dev.Close()
-			if note != "" {
-				fmt.Fprintln(os.Stderr, note)
-			}
 			res, err := study.Bench(dev, data, o)
 			if err != nil {
 				return err

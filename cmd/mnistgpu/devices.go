@@ -2,12 +2,25 @@ package main
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/urfave/cli/v2"
 
+	"mnistgpu/kernels"
 	"mnistgpu/kernels/cpu"
 	"mnistgpu/kernels/cuda"
+	"mnistgpu/kernels/devices"
 )
+
+// openDevice opens the device --device asks for and prints on stderr why
+// no GPU is used when --device auto falls back to the CPU.
+func openDevice(want string, gpu, threads int) (kernels.Device, error) {
+	dev, note, err := devices.Open(want, gpu, threads)
+	if note != "" {
+		fmt.Fprintln(os.Stderr, note)
+	}
+	return dev, err
+}
 
 func devicesCommand() *cli.Command {
 	return &cli.Command{

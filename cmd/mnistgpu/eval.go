@@ -9,7 +9,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"mnistgpu/kernels/cpu"
-	"mnistgpu/kernels/devices"
 	"mnistgpu/model"
 	"mnistgpu/study"
 )
@@ -44,18 +43,16 @@ func evalCommand() *cli.Command {
 			}
 			// A bad checkpoint is reported before a device is opened (and
 			// before any note about which one).
-			if _, err := model.ReadCheckpoint(ck); err != nil {
+			checkpoint, err := model.ReadCheckpoint(ck)
+			if err != nil {
 				return err
 			}
-			dev, note, err := devices.Open(c.String("device"), c.Int("gpu"), 0)
+			dev, err := openDevice(c.String("device"), c.Int("gpu"), 0)
 			if err != nil {
 				return err
 			}
 			defer dev.Close()
-			if note != "" {
-				fmt.Fprintln(os.Stderr, note)
-			}
-			_, err = study.Evaluate(ck, dev, out, o)
+			_, err = study.Evaluate(checkpoint, dev, out, o)
 			return err
 		},
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"mnistgpu/kernels/devices"
+	"mnistgpu/dataset"
 	"mnistgpu/model"
 	"mnistgpu/study"
 )
@@ -102,14 +102,11 @@ func trainAction(c *cli.Context, task string) error {
 	if err := study.CheckOutDir(out); err != nil {
 		return err
 	}
-	dev, note, err := devices.Open(cfg.Device, c.Int("gpu"), c.Int("threads"))
+	dev, err := openDevice(cfg.Device, c.Int("gpu"), c.Int("threads"))
 	if err != nil {
 		return err
 	}
 	defer dev.Close()
-	if note != "" {
-		fmt.Fprintln(os.Stderr, note)
-	}
 	_, err = study.Train(cfg, dev, data, out, study.Logger{Out: os.Stdout, Bar: isTerminal(os.Stdout)})
 	return err
 }
@@ -121,11 +118,7 @@ func runConfig(c *cli.Context, task string) (study.RunConfig, error) {
 	if err != nil {
 		return cfg, err
 	}
-	if arch.Activation = c.String("activation"); true {
-		if _, err := model.ParseActivation(arch.Activation); err != nil {
-			return cfg, err
-		}
-	}
+	arch.Activation = c.String("activation")
 	if c.IsSet("dropout") {
 		arch.Dropout = c.Float64("dropout")
 	}
@@ -159,14 +152,8 @@ func runConfig(c *cli.Context, task string) (study.RunConfig, error) {
 		return cfg, err
 	}
 	dc := study.DataConfig{Dir: c.String("data"), ValSplit: c.Float64("val-split"), TrainRatio: c.Float64("train-ratio"), Subset: c.Int("subset")}
-	if dc.ValSplit < 0 || dc.ValSplit >= 1 {
-		return cfg, fmt.Errorf("--val-split %g: must be at least 0 and less than 1", dc.ValSplit)
-	}
-	if dc.TrainRatio < 0 || dc.TrainRatio >= 1 {
-		return cfg, fmt.Errorf("--train-ratio %g: must be between 0 and 1 (0 keeps the standard split)", dc.TrainRatio)
-	}
-	if dc.Subset < 0 {
-		return cfg, fmt.Errorf("--subset %d: must not be negative", dc.Subset)
+	if err := dataset.CheckSplitOptions(dc.ValSplit, dc.TrainRatio, dc.Subset); err != nil {
+		return cfg, err
 	}
 	cfg = study.RunConfig{Arch: arch, Train: tc, Data: dc, Device: c.String("device"),
 		Figures: !c.Bool("no-figures"), TSNEPoints: c.Int("tsne-points"), TSNELayer: c.String("tsne-layer"),
