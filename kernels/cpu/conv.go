@@ -73,7 +73,7 @@ func (d *Device) NewConv2D(s kernels.ConvShape, maxN int) (kernels.Conv2D, error
 	for i := range c.planes {
 		c.planes[i] = make([]float32, max(s.C, s.OutC)*c.hp*c.wp)
 	}
-	c.dwPart = make([][]float32, (maxN+filterGroup-1)/filterGroup)
+	c.dwPart = make([][]float32, ceilDiv(maxN, filterGroup))
 	for i := range c.dwPart {
 		c.dwPart[i] = make([]float32, s.OutC*s.C*s.K*s.K)
 	}
@@ -170,7 +170,7 @@ func (c *conv2D) BackwardFilter(n int, x, dy, dw kernels.Buffer) error {
 		return err
 	}
 	// dy travels in the weights' slot; the pass runs over groups of images.
-	groups := (n + filterGroup - 1) / filterGroup
+	groups := ceilDiv(n, filterGroup)
 	c.task.n = n
 	c.run(convBackFilter, groups, xs, dys, nil, s.C, s.OutC)
 	clear(dws)

@@ -78,9 +78,10 @@ func (t *dropTask) run(_, lo, hi int) {
 		}
 		return
 	}
+	// DropoutUniformKeyed < 1, so p = 1 drops everything (scale is then 0 too).
 	for i := range z {
 		var m float32
-		if kernels.DropoutUniformKeyed(t.key, lo+i) >= t.p && t.p < 1 {
+		if kernels.DropoutUniformKeyed(t.key, lo+i) >= t.p {
 			m = t.scale
 		}
 		y[i] = m

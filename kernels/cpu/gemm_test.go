@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
-
-	"mnistgpu/kernels"
 )
 
 // refGemm is C = alpha·op(A)·op(B) + beta·C in float64.
@@ -56,11 +54,11 @@ func TestGemm(t *testing.T) {
 				name := fmt.Sprintf("t%d/%dx%dx%d/%v%v", threads, tc.m, tc.n, tc.k, tr[0], tr[1])
 				a, b, c := randSlice(r, tc.m*tc.k), randSlice(r, tc.k*tc.n), randSlice(r, tc.m*tc.n)
 				want := refGemm(tr[0], tr[1], tc.m, tc.n, tc.k, float64(tc.alpha), a, b, float64(tc.beta), c)
-				ab, bb, cb := upload(t, d, a), upload(t, d, b), upload(t, d, c)
+				ab, bb, cb := alloc32(t, d, a, 0), alloc32(t, d, b, 0), alloc32(t, d, c, 0)
 				if err := d.Gemm(tr[0], tr[1], tc.m, tc.n, tc.k, tc.alpha, ab, bb, tc.beta, cb); err != nil {
 					t.Fatal(name, err)
 				}
-				got := cb.(*Buffer).f32
+				got := cb.f32
 				for i := range want {
 					if diff := float64(got[i]) - want[i]; diff > 1e-4*(1+float64(tc.k)) || -diff > 1e-4*(1+float64(tc.k)) {
 						t.Fatalf("%s: c[%d] = %v, want %v", name, i, got[i], want[i])
@@ -96,17 +94,6 @@ func TestTiledGemm(t *testing.T) {
 	}
 }
 
-func upload(t testing.TB, d *Device, s []float32) kernels.Buffer {
-	b, err := d.Alloc(kernels.F32, len(s))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Upload(b, s); err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 var mlpShapes = []struct {
 	name           string
 	transA, transB bool
@@ -128,7 +115,7 @@ func BenchmarkSgemm(b *testing.B) {
 	defer d.Close()
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, s := range mlpShapes {
-		a, bb, c := upload(b, d, randSlice(r, s.m*s.k)), upload(b, d, randSlice(r, s.k*s.n)), upload(b, d, randSlice(r, s.m*s.n))
+		a, bb, c := alloc32(b, d, randSlice(r, s.m*s.k), 0), alloc32(b, d, randSlice(r, s.k*s.n), 0), alloc32(b, d, randSlice(r, s.m*s.n), 0)
 		flops := 2 * float64(s.m*s.n*s.k)
 		b.Run(s.name+"/gonum", func(b *testing.B) {
 			for b.Loop() {
@@ -138,7 +125,7 @@ func BenchmarkSgemm(b *testing.B) {
 		})
 		b.Run(s.name+"/tiled", func(b *testing.B) {
 			g := &tiledGemm{transA: s.transA, transB: s.transB, m: s.m, n: s.n, k: s.k, alpha: 1,
-				a: a.(*Buffer).f32, b: bb.(*Buffer).f32, c: c.(*Buffer).f32}
+				a: a.f32, b: bb.f32, c: c.f32}
 			g.init(d.threads)
 			g.byCols = s.n >= s.m
 			items, panelFlops := ceilDiv(s.m, gemmMR), gemmMR*s.n*s.k

@@ -30,7 +30,7 @@ const (
 	gemmMinFlopsPerThread = 1 << 16
 )
 
-// tiledGemm is the Device's preallocated GEMM. The output C is split among
+// tiledGemm is the hand-written GEMM's task. The output C is split among
 // threads by column panels (when n >= m) or by row panels; every thread
 // packs its own A and B blocks into its own scratch, so threads share
 // nothing but the read-only inputs.

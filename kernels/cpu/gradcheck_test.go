@@ -25,7 +25,7 @@ func TestGradGemm(t *testing.T) {
 		ab, bb, rb := alloc32(t, d, a, 0), alloc32(t, d, b, 0), alloc32(t, d, rr, 0)
 		cb, da, db := alloc32(t, d, nil, m*n), alloc32(t, d, nil, m*k), alloc32(t, d, nil, k*n)
 		must(t, d.Gemm(tr[0], tr[1], m, n, k, alpha, ab, bb, 0, cb))
-		checkClose(t, name+" forward", cb.f32, refGemm(tr[0], tr[1], m, n, k, alpha, a, b, 0, cb.f32), 1e-5)
+		checkClose(t, name+" forward", cb.f32, refGemm(tr[0], tr[1], m, n, k, alpha, a, b, 0, make([]float32, m*n)), 1e-5)
 		// d op(A) = alpha·R·op(B)ᵀ and d op(B) = alpha·op(A)ᵀ·R, written for
 		// the stored layouts, exactly as a model's Linear backward does.
 		if !tr[0] {
@@ -191,7 +191,7 @@ func TestGradMaxPool(t *testing.T) {
 		mp, err := d.NewMaxPool(ch, h, w, n)
 		must(t, err)
 		xb, yb, rb, dxb := alloc32(t, d, xs, 0), alloc32(t, d, nil, out), alloc32(t, d, rr, 0), alloc32(t, d, nil, len(xs))
-		d.Fill(dxb, 7) // Backward must overwrite every element
+		must(t, d.Fill(dxb, 7)) // Backward must overwrite every element
 		must(t, mp.Forward(n, xb, yb))
 		checkClose(t, name+" forward", yb.f32, refPool(n*ch, h, w, f64(xs)), 0)
 		must(t, mp.Backward(n, xb, yb, rb, dxb))

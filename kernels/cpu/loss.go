@@ -60,6 +60,8 @@ func (d *Device) LossForward(loss kernels.Loss, n, classes int, logits, labels, 
 		d.lossP = make([]float64, classes)
 	}
 	p := d.lossP[:classes]
+	inv := 1 / float64(n)           // CE, NLL: the batch mean's 1/n
+	scale := 2 / float64(n*classes) // MSE: g_c = scale·(p_c - [c=y])
 	var sum float64
 	hits := 0
 	for i, y := range ys {
@@ -78,7 +80,6 @@ func (d *Device) LossForward(loss kernels.Loss, n, classes int, logits, labels, 
 		if dz != nil {
 			g = dz[i*classes : (i+1)*classes]
 		}
-		inv := 1 / float64(n)
 		switch loss {
 		case kernels.CrossEntropy:
 			sum += lse - float64(z[y])
@@ -107,7 +108,6 @@ func (d *Device) LossForward(loss kernels.Loss, n, classes int, logits, labels, 
 				p[j] = math.Exp(float64(v) - lse)
 			}
 			var l, gp float64
-			scale := 2 / float64(n*classes)
 			for c, pc := range p {
 				e := pc
 				if c == int(y) {

@@ -54,6 +54,10 @@ const (
 
 var dirNames = [3]string{"forward", "backward data", "backward filter"}
 
+// dirAPI is each direction's part of the cuDNN function names
+// (cudnnGetConvolution<dirAPI>Algorithm_v7, ...).
+var dirAPI = [3]string{"Forward", "BackwardData", "BackwardFilter"}
+
 // NewConv2D plans a stride-1 "same" convolution (pad (K-1)/2, cross-
 // correlation as PyTorch's Conv2d) for batches of up to maxN. It chooses the
 // fastest algorithm of each direction for maxN with cuDNN's Find*Ex (the
@@ -143,7 +147,7 @@ func (c *conv) allowed(i int, p *convPerf, chosen bool) bool {
 	if !c.d.opts.TF32 {
 		return p.MathType == cudnnFMAMath || p.MathType == cudnnDefaultMath
 	}
-	return p.MathType != 2
+	return p.MathType != cudnnTensorOpMathAllowConversion
 }
 
 // heuristics runs cudnnGet*Algorithm_v7 (host only, no GPU work).
@@ -160,7 +164,7 @@ func (c *conv) heuristics(dir int, e *convN, perf *[convPerfMax]convPerf) (int, 
 	default:
 		st = dn.getBwdFilterAlgo(h, e.x, e.y, c.cDesc[dir], c.wDesc, convPerfMax, &ret, p)
 	}
-	if err := dn.err("cudnnGetConvolution"+[3]string{"Forward", "BackwardData", "BackwardFilter"}[dir]+"Algorithm_v7", st); err != nil {
+	if err := dn.err("cudnnGetConvolution"+dirAPI[dir]+"Algorithm_v7", st); err != nil {
 		return 0, err
 	}
 	return int(min(max(ret, 0), convPerfMax)), nil
@@ -179,7 +183,7 @@ func (c *conv) workspace(dir int, e *convN, algo int32) (uint64, error) {
 	default:
 		st = dn.bwdFilterWorkspace(h, e.x, e.y, c.cDesc[dir], c.wDesc, algo, &n)
 	}
-	return n, dn.err("cudnnGetConvolution"+[3]string{"Forward", "BackwardData", "BackwardFilter"}[dir]+"WorkspaceSize", st)
+	return n, dn.err("cudnnGetConvolution"+dirAPI[dir]+"WorkspaceSize", st)
 }
 
 // chooseMax picks the algorithms for maxN by timing them (Find*Ex) on
@@ -244,7 +248,7 @@ func (c *conv) chooseMax(e *convN) error {
 			}
 			if st != 0 {
 				d.verbosef("conv %+v %s: %v; using heuristics", s, dirNames[dir],
-					d.dnn.err("cudnnFindConvolution"+[3]string{"Forward", "BackwardData", "BackwardFilter"}[dir]+"AlgorithmEx", st))
+					d.dnn.err("cudnnFindConvolution"+dirAPI[dir]+"AlgorithmEx", st))
 			}
 		}
 		n := int(min(max(ret, 0), convPerfMax))

@@ -11,13 +11,12 @@ const (
 	cudnnTensorNCHW       = 0 // CUDNN_TENSOR_NCHW
 	cudnnCrossCorrelation = 1 // CUDNN_CROSS_CORRELATION (cudnnConvolutionMode_t)
 
-	cudnnDefaultMath  = 0 // CUDNN_DEFAULT_MATH (TF32 allowed for FP32 on Ampere+)
-	cudnnTensorOpMath = 1 // CUDNN_TENSOR_OP_MATH
-	cudnnFMAMath      = 3 // CUDNN_FMA_MATH: FP32 FMA kernels only
+	cudnnDefaultMath                 = 0 // CUDNN_DEFAULT_MATH (TF32 allowed for FP32 on Ampere+)
+	cudnnTensorOpMath                = 1 // CUDNN_TENSOR_OP_MATH
+	cudnnTensorOpMathAllowConversion = 2 // CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION (may round to FP16)
+	cudnnFMAMath                     = 3 // CUDNN_FMA_MATH: FP32 FMA kernels only
 
 	cudnnBatchNormSpatial = 1 // CUDNN_BATCHNORM_SPATIAL
-
-	cudnnStatusNotSupported = 3000
 )
 
 // convPerf mirrors cudnnConvolutionFwdAlgoPerf_t, ...BwdDataAlgoPerf_t and

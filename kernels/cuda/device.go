@@ -365,13 +365,8 @@ func (d *Device) devAlloc(what string, bytes int) (uint64, error) {
 		bytes = 4
 	}
 	var p uint64
-	st := d.cu.cuMemAlloc(&p, uint64(bytes))
-	if st != 0 {
-		err := d.cu.err("cuMemAlloc_v2", st)
-		if e, ok := err.(*Error); ok {
-			e.Detail = what + ": " + d.memDetail(bytes)
-		}
-		return 0, err
+	if st := d.cu.cuMemAlloc(&p, uint64(bytes)); st != 0 {
+		return 0, d.cuErrDetail("cuMemAlloc_v2", st, what+": "+d.memDetail(bytes))
 	}
 	return p, nil
 }

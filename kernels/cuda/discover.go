@@ -435,76 +435,40 @@ var libs struct {
 	rtc  *rtcAPI
 }
 
-func loadDriver(s searchSpec) (*driverAPI, error) {
+// loadOnce returns *cached, or finds spec's library, binds it and caches
+// the result.
+func loadOnce[T any](cached **T, s searchSpec, spec libSpec, bind func(*dynlib) (*T, error)) (*T, error) {
 	libs.Lock()
 	defer libs.Unlock()
-	if libs.cu != nil {
-		return libs.cu, nil
+	if *cached != nil {
+		return *cached, nil
 	}
-	l, err := findLib(s, specDriver)
+	l, err := findLib(s, spec)
 	if err != nil {
 		return nil, err
 	}
-	api, err := bindDriver(l)
+	api, err := bind(l)
 	if err != nil {
 		return nil, err
 	}
-	libs.cu = api
+	*cached = api
 	return api, nil
+}
+
+func loadDriver(s searchSpec) (*driverAPI, error) {
+	return loadOnce(&libs.cu, s, specDriver, bindDriver)
 }
 
 func loadCublas(s searchSpec) (*blasAPI, error) {
-	libs.Lock()
-	defer libs.Unlock()
-	if libs.blas != nil {
-		return libs.blas, nil
-	}
-	l, err := findLib(s, specCublas)
-	if err != nil {
-		return nil, err
-	}
-	api, err := bindCublas(l)
-	if err != nil {
-		return nil, err
-	}
-	libs.blas = api
-	return api, nil
+	return loadOnce(&libs.blas, s, specCublas, bindCublas)
 }
 
 func loadCudnn(s searchSpec) (*dnnAPI, error) {
-	libs.Lock()
-	defer libs.Unlock()
-	if libs.dnn != nil {
-		return libs.dnn, nil
-	}
-	l, err := findLib(s, specCudnn)
-	if err != nil {
-		return nil, err
-	}
-	api, err := bindCudnn(l)
-	if err != nil {
-		return nil, err
-	}
-	libs.dnn = api
-	return api, nil
+	return loadOnce(&libs.dnn, s, specCudnn, bindCudnn)
 }
 
 func loadNvrtc(s searchSpec) (*rtcAPI, error) {
-	libs.Lock()
-	defer libs.Unlock()
-	if libs.rtc != nil {
-		return libs.rtc, nil
-	}
-	l, err := findLib(s, specNvrtc)
-	if err != nil {
-		return nil, err
-	}
-	api, err := bindNvrtc(l)
-	if err != nil {
-		return nil, err
-	}
-	libs.rtc = api
-	return api, nil
+	return loadOnce(&libs.rtc, s, specNvrtc, bindNvrtc)
 }
 
 // Library is what Probe found of one library.
@@ -565,52 +529,38 @@ func probe(s searchSpec) Report {
 		problem(fmt.Sprintf("CUDA is not available on %s/%s: the GPU path needs Linux with an NVIDIA driver", runtime.GOOS, runtime.GOARCH))
 		return r
 	}
-	lib := func(name string, dl *dynlib, err error, version func() string) {
+	// lib records one library; dl and version are called only when it loaded.
+	lib := func(name string, err error, dl func() *dynlib, version func() string) {
 		e := Library{Name: name}
 		if err != nil {
 			e.Err = err.Error()
 			problem(e.Err)
 		} else {
-			e.Path, e.Deps = dl.path, dl.deps
+			l := dl()
+			e.Path, e.Deps = l.path, l.deps
 			e.Version = version()
-			if len(dl.notes) > 0 {
-				e.Deps = append(e.Deps, "(not loaded: "+strings.Join(dl.notes, "; ")+")")
+			if len(l.notes) > 0 {
+				e.Deps = append(e.Deps, "(not loaded: "+strings.Join(l.notes, "; ")+")")
 			}
 		}
 		r.Libraries = append(r.Libraries, e)
 	}
 
 	cu, err := loadDriver(s)
-	var cuLib *dynlib
-	if cu != nil {
-		cuLib = cu.lib
-	}
-	lib("CUDA driver", cuLib, err, func() string {
+	lib("CUDA driver", err, func() *dynlib { return cu.lib }, func() string {
 		var v int32
 		if st := cu.cuDriverGetVersion(&v); st != 0 {
 			return "? (" + cu.errText("cuDriverGetVersion", st) + ")"
 		}
 		r.DriverVersion = int(v)
-		return fmt.Sprintf("%d.%d", v/1000, (v%1000)/10)
+		return versionString(int(v), 1000)
 	})
 	rtc, err := loadNvrtc(s)
-	var rtcLib *dynlib
-	if rtc != nil {
-		rtcLib = rtc.lib
-	}
-	lib("NVRTC", rtcLib, err, func() string { return rtc.version() })
+	lib("NVRTC", err, func() *dynlib { return rtc.lib }, func() string { return rtc.version() })
 	blas, err := loadCublas(s)
-	var blasLib *dynlib
-	if blas != nil {
-		blasLib = blas.lib
-	}
-	lib("cuBLAS", blasLib, err, func() string { return blas.version() })
+	lib("cuBLAS", err, func() *dynlib { return blas.lib }, func() string { return blas.version() })
 	dnn, err := loadCudnn(s)
-	var dnnLib *dynlib
-	if dnn != nil {
-		dnnLib = dnn.lib
-	}
-	lib("cuDNN", dnnLib, err, func() string { return dnn.version() })
+	lib("cuDNN", err, func() *dynlib { return dnn.lib }, func() string { return dnn.version() })
 
 	if cu == nil {
 		return r

@@ -12,8 +12,6 @@ const (
 	cuAttrMultiprocessorCount = 16 // CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT
 	cuAttrCCMajor             = 75 // CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR
 	cuAttrCCMinor             = 76 // CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR
-
-	cuErrOutOfMemory = 2 // CUDA_ERROR_OUT_OF_MEMORY
 )
 
 // driverAPI is libcuda.so.1. Since CUDA 4.0/11 several entry points exist

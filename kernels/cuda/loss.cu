@@ -14,6 +14,8 @@ extern "C" __global__ void loss_forward(int kind, const float* logits, const int
                                         float* lossSum, float* correct, int n, int classes)
 {
     __shared__ double sh[BLOCK];
+    double inv = 1.0 / (double)n;                       // CE, NLL: the batch mean's 1/n
+    double scale = 2.0 / ((double)n * (double)classes); // MSE: g_c = scale * (p_c - [c=y])
     double lsum = 0.0, hits = 0.0;
     for (i64 r = (i64)blockIdx.x * blockDim.x + threadIdx.x; r < n; r += (i64)blockDim.x * gridDim.x) {
         const float* z = logits + r * classes;
@@ -22,11 +24,10 @@ extern "C" __global__ void loss_forward(int kind, const float* logits, const int
         // arg-max, first index on ties; lse = log sum exp z
         float best = z[0];
         int arg = 0;
-        double mx = (double)z[0];
         for (int c = 1; c < classes; c++) {
             if (z[c] > best) { best = z[c]; arg = c; }
-            if ((double)z[c] > mx) mx = (double)z[c];
         }
+        double mx = (double)best;
         double se = 0.0;
         for (int c = 0; c < classes; c++) se += exp((double)z[c] - mx);
         double lse = mx + log(se);
@@ -36,9 +37,7 @@ extern "C" __global__ void loss_forward(int kind, const float* logits, const int
             if (dlogits) for (int c = 0; c < classes; c++) dlogits[r * classes + c] = 0.0f;
             continue;
         }
-        double inv = 1.0 / (double)n;
         if (kind == 2) {
-            double scale = 2.0 / ((double)n * (double)classes);
             double l = 0.0, gp = 0.0;
             for (int c = 0; c < classes; c++) {
                 double p = exp((double)z[c] - lse);

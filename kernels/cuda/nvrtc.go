@@ -7,10 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 )
-
-const nvrtcErrCompilation = 6 // NVRTC_ERROR_COMPILATION
 
 // rtcAPI is libnvrtc.so.13 (or .12), nvrtc.h.
 type rtcAPI struct {
@@ -130,13 +129,7 @@ func (a *rtcAPI) compileKernels(src string, cc int) (*program, error) {
 	arch := fmt.Sprintf("sm_%d", cc)
 	kind := "cubin"
 	if archs := a.supportedArchs(); len(archs) > 0 {
-		ok := false
-		for _, v := range archs {
-			if v == cc {
-				ok = true
-			}
-		}
-		if !ok {
+		if !slices.Contains(archs, cc) {
 			// A GPU newer than this NVRTC: emit PTX for the newest
 			// architecture it knows and let the driver JIT it.
 			best := 0
