@@ -21,32 +21,34 @@ type Float interface {
 // score, as scikit-learn's roc_curve(drop_intermediate=False) does. Tied
 // scores therefore move the curve diagonally in one step. For the
 // macro-average curve, which is not built from thresholds, Thresholds is nil.
+// Its JSON form (NaN and infinities as null) is in roc_json.go.
 type Curve struct {
 	// FPR is the false positive rate at each threshold.
-	FPR []float64 `json:"fpr"`
+	FPR []float64
 	// TPR is the true positive rate (recall) at each threshold.
-	TPR []float64 `json:"tpr"`
+	TPR []float64
 	// Thresholds holds the score threshold of each point (+Inf first).
-	Thresholds []float64 `json:"thresholds,omitempty"`
+	Thresholds []float64
 	// AUC is the area under the curve by the trapezoid rule. It is NaN when
 	// the curve is undefined: no positives (TPR undefined) or no negatives
 	// (FPR undefined).
-	AUC float64 `json:"auc"`
-	// Positives and Negatives count the samples of each kind behind the curve.
-	Positives int `json:"positives"`
+	AUC float64
+	// Positives counts the positive samples behind the curve.
+	Positives int
 	// Negatives counts the negative samples behind the curve.
-	Negatives int `json:"negatives"`
+	Negatives int
 }
 
-// ROCResult holds one-vs-rest ROC curves of a multi-class classifier.
+// ROCResult holds one-vs-rest ROC curves of a multi-class classifier. Its
+// JSON form is in roc_json.go.
 type ROCResult struct {
 	// PerClass holds class c's curve (class c positive, all others negative)
 	// at index c.
-	PerClass []Curve `json:"per_class"`
+	PerClass []Curve
 	// Micro is the curve of all (sample, class) pairs pooled: the pair is
 	// positive when the sample's class is that class, and its score is the
 	// sample's score for that class.
-	Micro Curve `json:"micro"`
+	Micro Curve
 	// Macro averages the per-class curves as scikit-learn's documentation
 	// example does: every class's TPR is linearly interpolated at the union
 	// of all classes' FPR values, the interpolated TPRs are averaged, and AUC
@@ -56,11 +58,11 @@ type ROCResult struct {
 	// below the diagonal (a fully reversed classifier gives 0.5). Classes whose
 	// AUC is NaN (no positives or no negatives) are left out. If every class
 	// is left out the curve is empty and its AUC is NaN.
-	Macro Curve `json:"macro"`
+	Macro Curve
 	// MacroAUC is the mean of the per-class AUCs that are not NaN (what
 	// scikit-learn's roc_auc_score(average="macro", multi_class="ovr")
 	// returns). It is usually close to, but not the same as, Macro.AUC.
-	MacroAUC float64 `json:"macro_auc"`
+	MacroAUC float64
 }
 
 // BinaryROC returns the ROC curve of scores against the binary truth

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -73,10 +74,7 @@ func curves(path, title, ylabel string, x []float64, series []Series) error {
 	if math.IsInf(ymin, 1) {
 		// Nothing to draw (a run whose loss diverged to NaN from the
 		// start): empty axes that say so, rather than no figure.
-		xmin, xmax, ymin, ymax = x[0], x[len(x)-1], 0, 1
-		for _, v := range x {
-			xmin, xmax = math.Min(xmin, v), math.Max(xmax, v)
-		}
+		xmin, xmax, ymin, ymax = slices.Min(x), slices.Max(x), 0, 1
 		title += " (no finite values)"
 	}
 

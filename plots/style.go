@@ -184,14 +184,14 @@ func drawWithSideLegend(c draw.Canvas, p *plot.Plot, l plot.Legend, square bool)
 	c.SetColor(color.White)
 	c.Fill(c.Rectangle.Path())
 	gap := vg.Points(10)
-	lw := legendWidth(l) + gap
+	lw, lh := legendExtent(l)
+	lw += gap
 	left := draw.Crop(c, 0, -lw, 0, 0)
 	if square {
 		left = squareData(p, left)
 	}
 	p.Draw(left)
 	da := p.DataCanvas(left)
-	lh := legendHeight(l)
 	// Legend to the right of the data area, centred vertically on it.
 	top := (da.Min.Y+da.Max.Y)/2 + lh/2
 	lc := draw.Canvas{Canvas: c.Canvas, Rectangle: vg.Rectangle{
@@ -202,18 +202,12 @@ func drawWithSideLegend(c draw.Canvas, p *plot.Plot, l plot.Legend, square bool)
 	l.Draw(lc)
 }
 
-// legendWidth returns the width of l's thumbnails and texts.
-func legendWidth(l plot.Legend) vg.Length {
+// legendExtent returns the width of l's thumbnails and texts and the
+// height of its entries.
+func legendExtent(l plot.Legend) (w, h vg.Length) {
 	var c draw.Canvas
 	r := l.Rectangle(c)
-	return r.Max.X - r.Min.X
-}
-
-// legendHeight returns the height of l's entries.
-func legendHeight(l plot.Legend) vg.Length {
-	var c draw.Canvas
-	r := l.Rectangle(c)
-	return r.Max.Y - r.Min.Y
+	return r.Max.X - r.Min.X, r.Max.Y - r.Min.Y
 }
 
 // squareData shrinks c horizontally or vertically so that p's data area in

@@ -210,7 +210,6 @@ type reportRun struct {
 	files   []string
 
 	trained, skipped int
-	doc              *document
 }
 
 // ablResult is one ablation's runs and chart.
@@ -514,18 +513,15 @@ func duration(sec float64) string {
 // binomial error of an accuracy on its test set, plus the spread between
 // repeats when there are several.
 func (c *ablCell) variance2() float64 {
-	return accVariance(c.Acc, c.Healthy)
-}
-
-func accVariance(s Stat, runs []*RunRecord) float64 {
-	if len(runs) == 0 {
+	if len(c.Healthy) == 0 {
 		return math.NaN()
 	}
-	n := float64(runs[0].Metrics.Samples)
+	n := float64(c.Healthy[0].Metrics.Samples)
 	if n <= 0 {
 		n = 10000
 	}
-	v := s.Mean * (1 - s.Mean) / n / float64(len(runs))
+	s := c.Acc
+	v := s.Mean * (1 - s.Mean) / n / float64(len(c.Healthy))
 	if s.N > 1 {
 		v += s.Std * s.Std / float64(s.N)
 	}

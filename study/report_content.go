@@ -19,7 +19,6 @@ func (r *reportRun) document() (*document, error) {
 		Subtitle: "The seed report's study (Deep Learning, assignment 2: task 1 an MLP, task 2 a CNN), section by section. " +
 			"Every number and figure here was measured by mnistgpu in the runs listed in the appendix; the seed report's own numbers are quoted for comparison.",
 	}
-	r.doc = d
 	r.header(d)
 	r.curves(d)
 	r.testMetrics(d)
@@ -178,24 +177,22 @@ func topConfusions(m [][]int, n int) string {
 	return strings.Join(parts, ", ")
 }
 
+// testErrors is how many test images a run classified wrongly.
+func testErrors(m Metrics) int {
+	return m.Samples - int(math.Round(m.Accuracy*float64(m.Samples)))
+}
+
 func (r *reportRun) predictions(d *document) {
 	s := d.section("3", "Right and wrong predictions")
 	s.text("The first %d test images each network classified correctly and the first it got wrong, captioned with the predicted and the true label.", gridImages)
 	for i, t := range tasks() {
 		sub := s.sub(fmt.Sprintf("3.%d", i+1), taskName(t))
 		m := r.main[t].Metrics
-		wrong := m.Samples - int(math.Round(m.Accuracy*float64(m.Samples)))
+		wrong := testErrors(m)
 		sub.text("%s of %s test images are wrong (%.2f %%). The most frequent confusions: %s.",
-			commas(wrong), commas(m.Samples), 100*float64(wrong)/float64(max(m.Samples, 1)), orDash(topConfusions(m.Confusion, 3)))
+			commas(wrong), commas(m.Samples), 100*float64(wrong)/float64(max(m.Samples, 1)), orNone(topConfusions(m.Confusion, 3)))
 		d.addFigures(sub, r.figure(t, FigCorrect, TaskTitle(t)+": correct predictions"), r.figure(t, FigWrong, TaskTitle(t)+": wrong predictions"))
 	}
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "none"
-	}
-	return s
 }
 
 func (r *reportRun) filters(d *document) {
@@ -268,7 +265,7 @@ func (r *reportRun) mlpVsCNN(d *document) {
 		if m.AUC != nil {
 			micro, macro = f4(float64(m.AUC.Micro)), f4(float64(m.AUC.Macro))
 		}
-		wrong := m.Samples - int(math.Round(m.Accuracy*float64(m.Samples)))
+		wrong := testErrors(m)
 		tb.Rows = append(tb.Rows, []string{TaskTitle(t), commas(m.Params), f4(m.Accuracy), f4(m.WeightedF1), f4(float64(m.TestLoss)), micro, macro,
 			commas(wrong), strconv.FormatFloat(m.Accuracy/float64(m.Params)*1000, 'f', 4, 64), duration(m.TrainSeconds)})
 	}
@@ -604,8 +601,8 @@ func (r *reportRun) ablationSection(d *document, s *section, a *ablResult) {
 		for _, rec := range c.Runs {
 			losses = append(losses, float64(rec.Metrics.TestLoss))
 		}
-		row := []string{label, strconv.Itoa(len(c.Runs)), c.Row.Accuracy.format(4), c.Row.WeightedF1.format(4), statOf(losses).format(4),
-			c.Row.TrainLoss.format(4), c.Row.ValLoss.format(4), duration(c.Row.TrainSeconds.Mean)}
+		row := []string{label, strconv.Itoa(len(c.Runs)), c.Row.Accuracy.Format(4), c.Row.WeightedF1.Format(4), statOf(losses).Format(4),
+			c.Row.TrainLoss.Format(4), c.Row.ValLoss.Format(4), duration(c.Row.TrainSeconds.Mean)}
 		if hasSeed {
 			sv := "—"
 			if !math.IsNaN(c.Seed) {
@@ -708,7 +705,7 @@ func (r *reportRun) architectures(d *document) error {
 			if len(c.Why) > 0 {
 				st = "diverged"
 			}
-			tb.Rows = append(tb.Rows, []string{c.Label, p, c.Row.Accuracy.format(4), st})
+			tb.Rows = append(tb.Rows, []string{c.Label, p, c.Row.Accuracy.Format(4), st})
 		}
 		s12.table(tb)
 		txt, best, _, clear := a.summary()

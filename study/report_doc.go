@@ -37,7 +37,6 @@ type block struct {
 	List    []string
 	Table   *table
 	Figures []figure
-	Pre     string
 }
 
 // table is a table with a header row; Num marks right-aligned columns.
@@ -84,9 +83,7 @@ func (s *section) list(items []string) {
 
 func (s *section) table(t *table) { s.Blocks = append(s.Blocks, block{Table: t}) }
 
-func (s *section) pre(text string) { s.Blocks = append(s.Blocks, block{Pre: text}) }
-
-// figures adds a row of figures, numbering them in document order.
+// addFigures adds a row of figures, numbering them in document order.
 func (d *document) addFigures(s *section, figs ...figure) {
 	var row []figure
 	for _, f := range figs {
@@ -159,8 +156,6 @@ func (bl block) markdown() string {
 		for _, f := range bl.Figures {
 			fmt.Fprintf(&b, "![Figure %d](%s)\n\n*Figure %d: %s*\n\n", f.N, f.Src, f.N, f.Caption)
 		}
-	case bl.Pre != "":
-		fmt.Fprintf(&b, "```\n%s\n```\n\n", strings.TrimRight(bl.Pre, "\n"))
 	}
 	return b.String()
 }

@@ -525,8 +525,9 @@ func statOf(v []float64) Stat {
 	return s
 }
 
-// format writes the mean, and ± the std when there are several values.
-func (s Stat) format(prec int) string {
+// Format writes the mean with prec decimals, and ± the std when there are
+// several values.
+func (s Stat) Format(prec int) string {
 	m := strconv.FormatFloat(s.Mean, 'f', prec, 64)
 	if s.N > 1 {
 		m += " ± " + strconv.FormatFloat(s.Std, 'f', prec, 64)

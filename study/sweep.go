@@ -271,7 +271,7 @@ func Sweep(out string, o SweepOptions) (*SweepResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := sweepResults(out, man, ids, out)
+	res, err := sweepResults(out, man, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -280,7 +280,7 @@ func Sweep(out string, o SweepOptions) (*SweepResult, error) {
 	if o.Shards > 0 {
 		name = fmt.Sprintf("results-shard-%d-of-%d.csv", o.Shard, o.Shards)
 	}
-	if err := res.write(out, name, man, o.Shards == 0); err != nil {
+	if err := res.write(name, man, o.Shards == 0); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -320,12 +320,12 @@ func writeManifest(out string, man sweepManifest) error {
 
 // sweepResults reads the runs ids (all of man's when nil) from
 // dir/runs and aggregates them by configuration, in grid order.
-func sweepResults(dir string, man sweepManifest, ids []string, out string) (*SweepResult, error) {
+func sweepResults(dir string, man sweepManifest, ids []string) (*SweepResult, error) {
 	want := map[string]bool{}
 	for _, id := range ids {
 		want[id] = true
 	}
-	res := &SweepResult{Dir: out, Params: man.Params}
+	res := &SweepResult{Dir: dir, Params: man.Params}
 	recs := map[string]*RunRecord{}
 	var missing []string
 	for _, r := range man.Runs {
@@ -408,9 +408,10 @@ func (row SweepRow) csvRecord() []string {
 	return rec
 }
 
-// write writes the results table name (CSV) and, for a whole sweep,
-// results.md and the charts.
-func (res *SweepResult) write(out, name string, man sweepManifest, whole bool) error {
+// write writes the results table name (CSV) into res.Dir and, for a whole
+// sweep, results.md and the charts.
+func (res *SweepResult) write(name string, man sweepManifest, whole bool) error {
+	out := res.Dir
 	var head []string
 	for _, p := range res.Params {
 		head = append(head, p.Name)
@@ -432,7 +433,7 @@ func (res *SweepResult) write(out, name string, man sweepManifest, whole bool) e
 	if !whole {
 		return nil
 	}
-	charts, err := res.charts(out)
+	charts, err := res.charts()
 	if err != nil {
 		return err
 	}
@@ -446,7 +447,8 @@ func (res *SweepResult) write(out, name string, man sweepManifest, whole bool) e
 
 // charts draws, per parameter, the test accuracy of each of its values
 // (mean ± std over every run with that value, whatever the others).
-func (res *SweepResult) charts(out string) ([]string, error) {
+func (res *SweepResult) charts() ([]string, error) {
+	out := res.Dir
 	if err := os.MkdirAll(filepath.Join(out, "figures"), 0o755); err != nil {
 		return nil, fmt.Errorf("figures: %w", err)
 	}
@@ -516,8 +518,8 @@ func (res *SweepResult) markdown(man sweepManifest, charts []string) string {
 		if r.Diverged > 0 {
 			status = fmt.Sprintf("**%d of %d diverged**", r.Diverged, len(r.Runs))
 		}
-		row = append(row, strconv.Itoa(len(r.Runs)), r.Accuracy.format(4), r.WeightedRecall.format(4), r.WeightedF1.format(4),
-			r.TrainLoss.format(4), r.ValLoss.format(4), r.TrainSeconds.format(1), status)
+		row = append(row, strconv.Itoa(len(r.Runs)), r.Accuracy.Format(4), r.WeightedRecall.Format(4), r.WeightedF1.Format(4),
+			r.TrainLoss.Format(4), r.ValLoss.Format(4), r.TrainSeconds.Format(1), status)
 		t.Rows = append(t.Rows, row)
 	}
 	b.WriteString(t.markdown())
@@ -590,11 +592,11 @@ func MergeSweeps(dirs []string, out string, log io.Writer) (*SweepResult, error)
 	if log != nil {
 		fmt.Fprintf(log, "merged %d runs (%d copied) into %s\n", len(man.Runs), copied, out)
 	}
-	res, err := sweepResults(out, man, nil, out)
+	res, err := sweepResults(out, man, nil)
 	if err != nil {
 		return nil, err
 	}
-	if err := res.write(out, "results.csv", man, true); err != nil {
+	if err := res.write("results.csv", man, true); err != nil {
 		return nil, err
 	}
 	return res, nil

@@ -11,7 +11,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"mnistgpu/kernels/cuda"
 	"mnistgpu/study"
 )
 
@@ -112,18 +111,14 @@ func reportAction(c *cli.Context) error {
 func deviceInfo(want string, threads, parallel int) string {
 	var b strings.Builder
 	if want != "cpu" {
-		p := cuda.Probe()
+		p := probeCUDA()
 		if p.OK() {
 			return fmt.Sprintf("%s%d runs at a time\n", p.String(), parallel)
 		}
 		fmt.Fprintf(&b, "no GPU used: %s\n", p.Problem)
 	}
-	total := threads
-	if total <= 0 {
-		total = runtime.NumCPU()
-	}
 	fmt.Fprintf(&b, "%s (%d logical CPUs, %s/%s); %d runs at a time, each on %d CPU thread(s)\n",
-		cpuModel(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, parallel, max(1, total/parallel))
+		cpuModel(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, parallel, threadsPerRun(threads, parallel))
 	return b.String()
 }
 

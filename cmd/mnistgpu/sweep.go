@@ -176,15 +176,8 @@ func printSweep(w io.Writer, res *study.SweepResult) error {
 		if r.Diverged > 0 {
 			st = fmt.Sprintf("%d diverged", r.Diverged)
 		}
-		pm := func(s study.Stat, prec int) string {
-			v := strconv.FormatFloat(s.Mean, 'f', prec, 64)
-			if s.N > 1 {
-				v += " ± " + strconv.FormatFloat(s.Std, 'f', prec, 64)
-			}
-			return v
-		}
-		fmt.Fprintln(tw, strings.Join(append(slices.Clone(r.Values), strconv.Itoa(len(r.Runs)), pm(r.Accuracy, 4), pm(r.WeightedF1, 4),
-			pm(r.TrainLoss, 4), pm(r.ValLoss, 4), pm(r.TrainSeconds, 1), st), "\t"))
+		fmt.Fprintln(tw, strings.Join(append(slices.Clone(r.Values), strconv.Itoa(len(r.Runs)), r.Accuracy.Format(4), r.WeightedF1.Format(4),
+			r.TrainLoss.Format(4), r.ValLoss.Format(4), r.TrainSeconds.Format(1), st), "\t"))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -272,6 +265,10 @@ func flagConfig(fixed map[string]string) study.ConfigFunc {
 	}
 }
 
+// probeCUDA is cuda.Probe, run once: choosing --parallel, opening each
+// worker's device and describing the device all ask it.
+var probeCUDA = sync.OnceValue(cuda.Probe)
+
 // gpusPerWorkerShared is how many runs share one GPU by default: the
 // study's networks are far too small to keep an H100 busy, so several runs
 // overlap their kernel launches and host work.
@@ -290,7 +287,7 @@ func parallelRuns(c *cli.Context) (int, error) {
 		return 0, fmt.Errorf("--parallel %d: must be at least 1", c.Int("parallel"))
 	}
 	if c.String("device") != "cpu" {
-		if p := cuda.Probe(); p.OK() {
+		if p := probeCUDA(); p.OK() {
 			if n := len(p.GPUs); n > 1 && !c.IsSet("gpu") {
 				return n, nil
 			}
@@ -308,18 +305,12 @@ func parallelRuns(c *cli.Context) (int, error) {
 // are visible and gpu is not fixed (gpu < 0), else all share one GPU. The
 // first note (why no GPU is used) is printed once.
 func deviceOpener(want string, gpu, threads, parallel int, log io.Writer) study.OpenFunc {
-	total := threads
-	if total <= 0 {
-		total = runtime.NumCPU()
-	}
-	per := max(1, total/max(parallel, 1))
-	var probe, note sync.Once
-	nGPU := 0
+	per := threadsPerRun(threads, parallel)
+	var note sync.Once
 	return func(slot int) (kernels.Device, error) {
 		g := max(gpu, 0)
 		if want != "cpu" && gpu < 0 && parallel > 1 {
-			probe.Do(func() { nGPU = len(cuda.Probe().GPUs) })
-			if nGPU > 1 {
+			if nGPU := len(probeCUDA().GPUs); nGPU > 1 {
 				g = slot % nGPU
 			}
 		}
@@ -329,6 +320,15 @@ func deviceOpener(want string, gpu, threads, parallel int, log io.Writer) study.
 		}
 		return dev, err
 	}
+}
+
+// threadsPerRun is each of parallel runs' share of threads CPU threads
+// (0: all cores), at least one.
+func threadsPerRun(threads, parallel int) int {
+	if threads <= 0 {
+		threads = runtime.NumCPU()
+	}
+	return max(1, threads/max(parallel, 1))
 }
 
 // commandLine is the command as typed, with the program called mnistgpu.
