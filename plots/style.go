@@ -164,19 +164,6 @@ func (t dotThumb) Thumbnail(c *draw.Canvas) {
 	c.DrawGlyph(draw.GlyphStyle{Color: t.color, Radius: t.radius, Shape: g}, c.Center())
 }
 
-// boxThumb draws a legend thumbnail as a filled square.
-type boxThumb struct{ color color.Color }
-
-// Thumbnail implements plot.Thumbnailer.
-func (t boxThumb) Thumbnail(c *draw.Canvas) {
-	s := min(c.Max.Y-c.Min.Y, c.Max.X-c.Min.X) * 0.8
-	ctr := c.Center()
-	c.FillPolygon(t.color, []vg.Point{
-		{X: ctr.X - s/2, Y: ctr.Y - s/2}, {X: ctr.X + s/2, Y: ctr.Y - s/2},
-		{X: ctr.X + s/2, Y: ctr.Y + s/2}, {X: ctr.X - s/2, Y: ctr.Y + s/2},
-	})
-}
-
 // drawWithSideLegend draws p on the left of c and the legend l to its
 // right, vertically centred on the plot's data area. If square is true the
 // data area is made square.

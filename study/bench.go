@@ -1,10 +1,8 @@
 package study
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"text/tabwriter"
 
@@ -161,13 +159,9 @@ func WriteTable(w io.Writer, res, ref *BenchResult) error {
 
 // ReadBench reads a bench.json (ours or PyTorch's).
 func ReadBench(path string) (*BenchResult, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
 	var r BenchResult
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+	if err := readJSON(path, &r); err != nil {
+		return nil, err
 	}
 	if len(r.Rows) == 0 {
 		return nil, fmt.Errorf("read %s: no benchmark rows", path)

@@ -56,9 +56,8 @@ type RunConfig struct {
 
 // Data is a loaded and split data set.
 type Data struct {
-	Dir               string
-	Train, Val, Test  *dataset.Set
-	TrainN, ValN, Nte int
+	Dir              string
+	Train, Val, Test *dataset.Set
 }
 
 // LoadData finds, reads and splits the data as c says.
@@ -71,6 +70,11 @@ func LoadData(c DataConfig, seed uint64) (*Data, error) {
 	if err != nil {
 		return nil, err
 	}
+	return splitData(dir, train, test, c, seed)
+}
+
+// splitData splits the standard sets read from dir as c says.
+func splitData(dir string, train, test *dataset.Set, c DataConfig, seed uint64) (*Data, error) {
 	sp, err := dataset.MakeSplits(train, test, c.ValSplit, c.TrainRatio, c.Subset, seed)
 	if err != nil {
 		return nil, err
@@ -277,7 +281,7 @@ func Test(tr *model.Trainer, test *model.Resident, withROC, features bool) (*Tes
 // outputs are NaN, which ROC and t-SNE cannot use).
 func allFinite(v []float32) bool {
 	for _, x := range v {
-		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+		if !finite(float64(x)) {
 			return false
 		}
 	}

@@ -444,11 +444,7 @@ func (c *dataCache) load(dc DataConfig, seed uint64) (*Data, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
-	sp, err := dataset.MakeSplits(r.train, r.test, dc.ValSplit, dc.TrainRatio, dc.Subset, seed)
-	if err != nil {
-		return nil, err
-	}
-	return &Data{Dir: r.dir, Train: sp.Train, Val: sp.Val, Test: sp.Test}, nil
+	return splitData(r.dir, r.train, r.test, dc, seed)
 }
 
 // syncWriter serialises writes from parallel runs.
