@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"mnistgpu/internal/splitmix"
 	"slices"
 )
 
@@ -210,15 +211,6 @@ func Permutation(n int, seed uint64, epoch int) []int32 {
 		return []int32{}
 	}
 	p := iota32(0, n)
-	shuffle(p, rand.New(rand.NewPCG(seed, streamEpoch^mix64(uint64(epoch)))))
+	shuffle(p, rand.New(rand.NewPCG(seed, streamEpoch^splitmix.Mix64(uint64(epoch)))))
 	return p
-}
-
-// mix64 is the SplitMix64 finaliser, a bijection that spreads nearby
-// integers (consecutive epochs) over the whole 64-bit range.
-func mix64(z uint64) uint64 {
-	z += 0x9E3779B97F4A7C15
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EB
-	return z ^ (z >> 31)
 }

@@ -1,13 +1,6 @@
 package kernels
 
-// splitmix64 is the finaliser of Steele, Lea and Flood's SplitMix64: a
-// bijective 64-bit mixer whose output passes BigCrush when fed a counter.
-func splitmix64(z uint64) uint64 {
-	z += 0x9E3779B97F4A7C15
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EB
-	return z ^ (z >> 31)
-}
+import "mnistgpu/internal/splitmix"
 
 // DropoutUniform is the counter-based generator behind dropout masks: a
 // uniform value in [0, 1) for element i of the call numbered step under a
@@ -25,10 +18,10 @@ func DropoutUniform(seed, step uint64, i int) float32 {
 
 // DropoutKey is the per-call key of DropoutUniform, hoisted out of loops.
 func DropoutKey(seed, step uint64) uint64 {
-	return splitmix64(seed ^ splitmix64(step))
+	return splitmix.Mix64(seed ^ splitmix.Mix64(step))
 }
 
 // DropoutUniformKeyed is DropoutUniform with the key already computed.
 func DropoutUniformKeyed(key uint64, i int) float32 {
-	return float32(splitmix64(key+uint64(i))>>40) * (1.0 / (1 << 24))
+	return float32(splitmix.Mix64(key+uint64(i))>>40) * (1.0 / (1 << 24))
 }

@@ -8,7 +8,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"mnistgpu/model"
-	"mnistgpu/study"
+	"mnistgpu/study/bench"
+	"mnistgpu/study/runs"
 )
 
 func benchCommand() *cli.Command {
@@ -33,21 +34,21 @@ func benchCommand() *cli.Command {
 			&cli.StringFlag{Name: "from", Usage: "with --compare: our bench JSON to read instead of measuring"},
 		},
 		Action: func(c *cli.Context) error {
-			var ref *study.BenchResult
+			var ref *bench.Result
 			var err error
 			if p := c.String("compare"); p != "" {
-				if ref, err = study.ReadBench(p); err != nil {
+				if ref, err = bench.Read(p); err != nil {
 					return err
 				}
 			}
 			if p := c.String("from"); p != "" {
-				ours, err := study.ReadBench(p)
+				ours, err := bench.Read(p)
 				if err != nil {
 					return err
 				}
-				return study.WriteTable(os.Stdout, ours, ref)
+				return bench.WriteTable(os.Stdout, ours, ref)
 			}
-			o := study.BenchOptions{Epochs: c.Int("epochs"), Seed: 1, Log: os.Stderr}
+			o := bench.Options{Epochs: c.Int("epochs"), Seed: 1, Log: os.Stderr}
 			for _, t := range strings.Split(c.String("tasks"), ",") {
 				if _, err := model.DefaultArch(strings.TrimSpace(t)); err != nil {
 					return &exitError{msg: "--tasks: " + err.Error(), code: 2}
@@ -60,7 +61,7 @@ func benchCommand() *cli.Command {
 			if o.Epochs < 1 {
 				return &exitError{msg: fmt.Sprintf("--epochs %d: must be at least 1", o.Epochs), code: 2}
 			}
-			data, err := study.LoadData(study.DataConfig{Dir: c.String("data"), ValSplit: 0.1}, 1)
+			data, err := runs.LoadData(runs.DataConfig{Dir: c.String("data"), ValSplit: 0.1}, 1)
 			if err != nil {
 				return err
 			}
@@ -69,14 +70,14 @@ func benchCommand() *cli.Command {
 				return err
 			}
 			defer dev.Close()
-			res, err := study.Bench(dev, data, o)
+			res, err := bench.Run(dev, data, o)
 			if err != nil {
 				return err
 			}
-			if err := study.WriteBench(c.String("json"), res); err != nil {
+			if err := bench.Write(c.String("json"), res); err != nil {
 				return err
 			}
-			return study.WriteTable(os.Stdout, res, ref)
+			return bench.WriteTable(os.Stdout, res, ref)
 		},
 	}
 }

@@ -9,13 +9,13 @@ import (
 	"mnistgpu/kernels"
 	"mnistgpu/kernels/cpu"
 	"mnistgpu/kernels/cuda"
-	"mnistgpu/kernels/devices"
+	"mnistgpu/kernels/open"
 )
 
 // openDevice opens the device --device asks for and prints on stderr why
 // no GPU is used when --device auto falls back to the CPU.
 func openDevice(want string, gpu, threads int) (kernels.Device, error) {
-	dev, note, err := devices.Open(want, gpu, threads)
+	dev, note, err := open.Device(want, gpu, threads)
 	if note != "" {
 		fmt.Fprintln(os.Stderr, note)
 	}

@@ -10,7 +10,7 @@ import (
 
 	"mnistgpu/kernels/cpu"
 	"mnistgpu/model"
-	"mnistgpu/study"
+	"mnistgpu/study/runs"
 )
 
 func evalCommand() *cli.Command {
@@ -36,7 +36,7 @@ func evalCommand() *cli.Command {
 			if out == "" {
 				out = filepath.Join(filepath.Dir(ck), "eval")
 			}
-			o := study.EvalOptions{DataDir: c.String("data"), Figures: !c.Bool("no-figures"),
+			o := runs.EvalOptions{DataDir: c.String("data"), Figures: !c.Bool("no-figures"),
 				TSNEPoints: c.Int("tsne-points"), TSNELayer: c.String("tsne-layer"), Log: os.Stdout}
 			if err := checkTSNE(o.TSNEPoints, o.TSNELayer); err != nil {
 				return &exitError{msg: err.Error(), code: 2}
@@ -52,7 +52,7 @@ func evalCommand() *cli.Command {
 				return err
 			}
 			defer dev.Close()
-			_, err = study.Evaluate(checkpoint, dev, out, o)
+			_, err = runs.Evaluate(checkpoint, dev, out, o)
 			return err
 		},
 	}
@@ -71,7 +71,7 @@ func predictCommand() *cli.Command {
 		Action: func(c *cli.Context) error {
 			dev := cpu.New(0)
 			defer dev.Close()
-			preds, err := study.PredictFiles(c.String("checkpoint"), dev, c.Args().Slice())
+			preds, err := runs.PredictFiles(c.String("checkpoint"), dev, c.Args().Slice())
 			if err != nil {
 				return err
 			}

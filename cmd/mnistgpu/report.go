@@ -11,7 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"mnistgpu/study"
+	"mnistgpu/study/report"
 )
 
 func reportCommand() *cli.Command {
@@ -50,7 +50,7 @@ func reportAction(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return &exitError{msg: fmt.Sprintf("report: unexpected argument %q (flags start with --)", c.Args().First()), code: 2}
 	}
-	o := study.ReportPreset(c.Bool("quick"))
+	o := report.Preset(c.Bool("quick"))
 	if c.IsSet("epochs") {
 		if c.Int("epochs") < 1 {
 			return &exitError{msg: fmt.Sprintf("--epochs %d: must be at least 1", c.Int("epochs")), code: 2}
@@ -89,7 +89,7 @@ func reportAction(c *cli.Context) error {
 	o.Command = commandLine()
 	o.Log = os.Stderr
 	out := c.String("out")
-	res, err := study.Report(out, o)
+	res, err := report.Run(out, o)
 	if err != nil {
 		var ue *usageError
 		if errors.As(err, &ue) {

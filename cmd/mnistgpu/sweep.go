@@ -18,9 +18,10 @@ import (
 
 	"mnistgpu/kernels"
 	"mnistgpu/kernels/cuda"
-	"mnistgpu/kernels/devices"
+	"mnistgpu/kernels/open"
 	"mnistgpu/model"
-	"mnistgpu/study"
+	"mnistgpu/study/runs"
+	"mnistgpu/study/sweep"
 )
 
 // setList collects the --set arguments as given: no comma splitting, since
@@ -75,7 +76,7 @@ func sweepMergeCommand() *cli.Command {
 			if c.NArg() == 0 {
 				return &exitError{msg: "sweep merge: name the shard folders (e.g. mnistgpu sweep merge sweeps/a sweeps/b)", code: 2}
 			}
-			res, err := study.MergeSweeps(c.Args().Slice(), c.String("out"), os.Stderr)
+			res, err := sweep.Merge(c.Args().Slice(), c.String("out"), os.Stderr)
 			if err != nil {
 				return err
 			}
@@ -101,10 +102,10 @@ func sweepAction(c *cli.Context) error {
 	if _, err := model.DefaultArch(task); err != nil {
 		return &exitError{msg: "--task: " + err.Error(), code: 2}
 	}
-	var params []study.Param
+	var params []sweep.Param
 	known := trainFlagNames()
 	for _, s := range c.Generic("set").(*setList).vals {
-		p, err := study.ParseParam(s)
+		p, err := sweep.ParseParam(s)
 		if err != nil {
 			return &exitError{msg: err.Error(), code: 2}
 		}
@@ -131,7 +132,7 @@ func sweepAction(c *cli.Context) error {
 	fixed := fixedTrainFlags(c, swept)
 	figures := c.Bool("figures")
 	build := flagConfig(fixed)
-	config := func(task string, set map[string]string) (study.RunConfig, error) {
+	config := func(task string, set map[string]string) (runs.Config, error) {
 		cfg, err := build(task, set)
 		cfg.Figures = cfg.Figures && figures
 		return cfg, err
@@ -148,10 +149,10 @@ func sweepAction(c *cli.Context) error {
 	if c.IsSet("gpu") {
 		gpu = c.Int("gpu")
 	}
-	o := study.SweepOptions{Task: task, Params: params, Repeat: c.Int("repeat"), Config: config, Shard: shard, Shards: shards,
+	o := sweep.Options{Task: task, Params: params, Repeat: c.Int("repeat"), Config: config, Shard: shard, Shards: shards,
 		Parallel: parallel, Open: deviceOpener(c.String("device"), gpu, c.Int("threads"), parallel, os.Stderr),
 		Command: commandLine(), Log: os.Stderr}
-	res, err := study.Sweep(out, o)
+	res, err := sweep.Run(out, o)
 	if err != nil {
 		var ue *usageError
 		if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "--") {
@@ -164,7 +165,7 @@ func sweepAction(c *cli.Context) error {
 }
 
 // printSweep prints the per-configuration table and the files written.
-func printSweep(w io.Writer, res *study.SweepResult) error {
+func printSweep(w io.Writer, res *sweep.Result) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	var head []string
 	for _, p := range res.Params {
@@ -227,13 +228,13 @@ func fixedTrainFlags(c *cli.Context, skip map[string]bool) map[string]string {
 	return fixed
 }
 
-// flagConfig returns a study.ConfigFunc that parses train flags exactly as
+// flagConfig returns a runs.ConfigFunc that parses train flags exactly as
 // `mnistgpu train TASK` does: fixed flags, then set's values over them, run
 // through train's flag definitions and runConfig, so a sweep or the report
 // means what train means and errors name the flag. The run's Command is the
 // equivalent train command.
-func flagConfig(fixed map[string]string) study.ConfigFunc {
-	return func(task string, set map[string]string) (study.RunConfig, error) {
+func flagConfig(fixed map[string]string) runs.ConfigFunc {
+	return func(task string, set map[string]string) (runs.Config, error) {
 		vals := maps.Clone(fixed)
 		if vals == nil {
 			vals = map[string]string{}
@@ -243,7 +244,7 @@ func flagConfig(fixed map[string]string) study.ConfigFunc {
 		for _, k := range slices.Sorted(maps.Keys(vals)) {
 			args = append(args, "--"+k+"="+vals[k])
 		}
-		var cfg study.RunConfig
+		var cfg runs.Config
 		app := &cli.App{
 			Name: "mnistgpu train " + task, Flags: trainFlags(), HideHelp: true, HideVersion: true,
 			Writer: io.Discard, ErrWriter: io.Discard,
@@ -304,7 +305,7 @@ func parallelRuns(c *cli.Context) (int, error) {
 // threads each; on GPUs worker i gets GPU i mod (visible GPUs) when several
 // are visible and gpu is not fixed (gpu < 0), else all share one GPU. The
 // first note (why no GPU is used) is printed once.
-func deviceOpener(want string, gpu, threads, parallel int, log io.Writer) study.OpenFunc {
+func deviceOpener(want string, gpu, threads, parallel int, log io.Writer) runs.OpenFunc {
 	per := threadsPerRun(threads, parallel)
 	var note sync.Once
 	return func(slot int) (kernels.Device, error) {
@@ -314,7 +315,7 @@ func deviceOpener(want string, gpu, threads, parallel int, log io.Writer) study.
 				g = slot % nGPU
 			}
 		}
-		dev, msg, err := devices.Open(want, g, per)
+		dev, msg, err := open.Device(want, g, per)
 		if msg != "" {
 			note.Do(func() { fmt.Fprintln(log, msg) })
 		}

@@ -11,7 +11,7 @@ import (
 
 	"mnistgpu/dataset"
 	"mnistgpu/model"
-	"mnistgpu/study"
+	"mnistgpu/study/runs"
 )
 
 // trainFlags are the flags of `train`; `sweep` reuses them by name.
@@ -95,11 +95,11 @@ func trainAction(c *cli.Context, task string) error {
 		}
 		out = filepath.Join(parent, fmt.Sprintf("%s-%s", cfg.Arch.Task, time.Now().Format("20060102-150405")))
 	}
-	data, err := study.LoadData(cfg.Data, cfg.Train.Seed)
+	data, err := runs.LoadData(cfg.Data, cfg.Train.Seed)
 	if err != nil {
 		return err
 	}
-	if err := study.CheckOutDir(out); err != nil {
+	if err := runs.CheckOutDir(out); err != nil {
 		return err
 	}
 	dev, err := openDevice(cfg.Device, c.Int("gpu"), c.Int("threads"))
@@ -107,13 +107,13 @@ func trainAction(c *cli.Context, task string) error {
 		return err
 	}
 	defer dev.Close()
-	_, err = study.Train(cfg, dev, data, out, study.Logger{Out: os.Stdout, Bar: isTerminal(os.Stdout)})
+	_, err = runs.Train(cfg, dev, data, out, runs.Logger{Out: os.Stdout, Bar: isTerminal(os.Stdout)})
 	return err
 }
 
 // runConfig turns the flags into a checked run configuration.
-func runConfig(c *cli.Context, task string) (study.RunConfig, error) {
-	var cfg study.RunConfig
+func runConfig(c *cli.Context, task string) (runs.Config, error) {
+	var cfg runs.Config
 	arch, err := model.DefaultArch(strings.ToLower(task))
 	if err != nil {
 		return cfg, err
@@ -151,11 +151,11 @@ func runConfig(c *cli.Context, task string) (study.RunConfig, error) {
 	if err := tc.Validate(); err != nil {
 		return cfg, err
 	}
-	dc := study.DataConfig{Dir: c.String("data"), ValSplit: c.Float64("val-split"), TrainRatio: c.Float64("train-ratio"), Subset: c.Int("subset")}
+	dc := runs.DataConfig{Dir: c.String("data"), ValSplit: c.Float64("val-split"), TrainRatio: c.Float64("train-ratio"), Subset: c.Int("subset")}
 	if err := dataset.CheckSplitOptions(dc.ValSplit, dc.TrainRatio, dc.Subset); err != nil {
 		return cfg, err
 	}
-	cfg = study.RunConfig{Arch: arch, Train: tc, Data: dc, Device: c.String("device"),
+	cfg = runs.Config{Arch: arch, Train: tc, Data: dc, Device: c.String("device"),
 		Figures: !c.Bool("no-figures"), TSNEPoints: c.Int("tsne-points"), TSNELayer: c.String("tsne-layer"),
 		Command: strings.Join(os.Args, " ")}
 	if cfg.Device != "auto" && cfg.Device != "cpu" && cfg.Device != "cuda" {

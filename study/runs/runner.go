@@ -1,4 +1,4 @@
-package study
+package runs
 
 import (
 	"bytes"
@@ -34,7 +34,7 @@ type OpenFunc func(slot int) (kernels.Device, error)
 // value as it would be written on the command line ("32"). It is how sweeps
 // and the report speak about runs, so that they mean exactly what
 // `mnistgpu train` means; errors name the flag at fault.
-type ConfigFunc func(task string, set map[string]string) (RunConfig, error)
+type ConfigFunc func(task string, set map[string]string) (Config, error)
 
 // DivergedAccuracy is the test accuracy below which a run counts as
 // diverged: on the ten MNIST classes chance is 0.1, and a run that trained
@@ -42,24 +42,24 @@ type ConfigFunc func(task string, set map[string]string) (RunConfig, error)
 const DivergedAccuracy = 0.3
 
 // RunRecord is a finished run read back from its folder.
-type RunRecord struct {
+type Record struct {
 	Dir     string
-	Config  RunConfig
+	Config  Config
 	Metrics Metrics
 	History []model.EpochStats
 }
 
 // ReadRun reads the config.json, metrics.json and history.csv of a
 // finished run folder.
-func ReadRun(dir string) (*RunRecord, error) {
-	r := &RunRecord{Dir: dir}
-	if err := readJSON(filepath.Join(dir, "config.json"), &r.Config); err != nil {
+func Read(dir string) (*Record, error) {
+	r := &Record{Dir: dir}
+	if err := ReadJSON(filepath.Join(dir, "config.json"), &r.Config); err != nil {
 		return nil, err
 	}
 	// A run whose loss became NaN has "test_loss": null, which leaves the
 	// preset NaN in place.
 	r.Metrics.TestLoss = Num(math.NaN())
-	if err := readJSON(filepath.Join(dir, "metrics.json"), &r.Metrics); err != nil {
+	if err := ReadJSON(filepath.Join(dir, "metrics.json"), &r.Metrics); err != nil {
 		return nil, err
 	}
 	h, err := readHistory(filepath.Join(dir, "history.csv"))
@@ -72,7 +72,7 @@ func ReadRun(dir string) (*RunRecord, error) {
 
 // FinalTrainLoss is the training loss of the last epoch (NaN when there is
 // no epoch).
-func (r *RunRecord) FinalTrainLoss() float64 {
+func (r *Record) FinalTrainLoss() float64 {
 	if len(r.History) == 0 {
 		return math.NaN()
 	}
@@ -81,7 +81,7 @@ func (r *RunRecord) FinalTrainLoss() float64 {
 
 // FinalValLoss is the validation loss of the last epoch (NaN when there is
 // no epoch or no validation set).
-func (r *RunRecord) FinalValLoss() float64 {
+func (r *Record) FinalValLoss() float64 {
 	if len(r.History) == 0 {
 		return math.NaN()
 	}
@@ -90,13 +90,13 @@ func (r *RunRecord) FinalValLoss() float64 {
 
 // Diverged says why the run counts as diverged, or "" when it trained: a
 // loss that became NaN or infinite, or a test accuracy near chance.
-func (r *RunRecord) Diverged() string {
+func (r *Record) Diverged() string {
 	for _, h := range r.History {
-		if !finite(h.TrainLoss) {
+		if !Finite(h.TrainLoss) {
 			return fmt.Sprintf("training loss became %v in epoch %d", h.TrainLoss, h.Epoch)
 		}
 	}
-	if !finite(float64(r.Metrics.TestLoss)) {
+	if !Finite(float64(r.Metrics.TestLoss)) {
 		return fmt.Sprintf("test loss is %v", r.Metrics.TestLoss)
 	}
 	if r.Metrics.Accuracy < DivergedAccuracy {
@@ -114,9 +114,9 @@ func (r *RunRecord) Diverged() string {
 	return ""
 }
 
-func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+func Finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
-func readJSON(path string, v any) error {
+func ReadJSON(path string, v any) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", path, err)
@@ -174,19 +174,19 @@ func readHistory(path string) ([]model.EpochStats, error) {
 }
 
 // runJob is one run to make: a name for the log, its folder and config.
-type runJob struct {
+type Job struct {
 	Name string
 	Dir  string
-	Cfg  RunConfig
+	Cfg  Config
 }
 
 // execOptions say how runJobs runs.
-type execOptions struct {
+type ExecOptions struct {
 	Parallel int
 	Open     OpenFunc
 	Log      io.Writer
-	// cache, when set, is shared with the caller.
-	cache *dataCache
+	// Cache, when set, is shared with the caller.
+	Cache *DataCache
 }
 
 // runJobs makes every job whose folder does not hold a finished run of the
@@ -194,7 +194,7 @@ type execOptions struct {
 // gives its slot. After the first failure no new run starts; the running
 // ones finish. It returns how many runs were trained and how many were
 // already done.
-func runJobs(jobs []runJob, o execOptions) (trained, skipped int, err error) {
+func Execute(jobs []Job, o ExecOptions) (trained, skipped int, err error) {
 	if o.Open == nil {
 		return 0, 0, errors.New("runs: no device opener")
 	}
@@ -202,7 +202,7 @@ func runJobs(jobs []runJob, o execOptions) (trained, skipped int, err error) {
 	if log.w == nil {
 		log.w = io.Discard
 	}
-	var todo []runJob
+	var todo []Job
 	for _, j := range jobs {
 		done, err := runDone(j.Dir, j.Cfg)
 		if err != nil {
@@ -221,9 +221,9 @@ func runJobs(jobs []runJob, o execOptions) (trained, skipped int, err error) {
 		return 0, skipped, nil
 	}
 	k := min(max(o.Parallel, 1), len(todo))
-	cache := o.cache
+	cache := o.Cache
 	if cache == nil {
-		cache = &dataCache{}
+		cache = &DataCache{}
 	}
 	errs := make([]error, len(todo))
 	var failed atomic.Bool
@@ -268,7 +268,7 @@ func runJobs(jobs []runJob, o execOptions) (trained, skipped int, err error) {
 		switch {
 		case e != nil:
 			err = errors.Join(err, e)
-		case fileExists(filepath.Join(todo[i].Dir, "metrics.json")): // not skipped after a failure
+		case FileExists(filepath.Join(todo[i].Dir, "metrics.json")): // not skipped after a failure
 			trained++
 		}
 	}
@@ -276,8 +276,8 @@ func runJobs(jobs []runJob, o execOptions) (trained, skipped int, err error) {
 }
 
 // runOne trains one job and writes its log to train.log in the run folder.
-func runOne(j runJob, dev kernels.Device, cache *dataCache, log *syncWriter) error {
-	data, err := cache.load(j.Cfg.Data, j.Cfg.Train.Seed)
+func runOne(j Job, dev kernels.Device, cache *DataCache, log *syncWriter) error {
+	data, err := cache.Load(j.Cfg.Data, j.Cfg.Train.Seed)
 	if err != nil {
 		return fmt.Errorf("run %s: %w", j.Name, err)
 	}
@@ -292,7 +292,7 @@ func runOne(j runJob, dev kernels.Device, cache *dataCache, log *syncWriter) err
 	if err := atomicfile.WriteBytes(filepath.Join(j.Dir, "train.log"), buf.Bytes()); err != nil {
 		return err
 	}
-	rec := &RunRecord{Dir: j.Dir, Config: j.Cfg, Metrics: res.Metrics, History: res.History}
+	rec := &Record{Dir: j.Dir, Config: j.Cfg, Metrics: res.Metrics, History: res.History}
 	status := ""
 	if why := rec.Diverged(); why != "" {
 		status = "  DIVERGED: " + why
@@ -305,12 +305,12 @@ func runOne(j runJob, dev kernels.Device, cache *dataCache, log *syncWriter) err
 // there (and, when cfg asks for figures, every figure). A finished run of
 // another configuration is an error, so a changed command never mixes old
 // and new results.
-func runDone(dir string, cfg RunConfig) (bool, error) {
-	if !fileExists(filepath.Join(dir, "metrics.json")) {
+func runDone(dir string, cfg Config) (bool, error) {
+	if !FileExists(filepath.Join(dir, "metrics.json")) {
 		return false, nil
 	}
-	var old RunConfig
-	if err := readJSON(filepath.Join(dir, "config.json"), &old); err != nil {
+	var old Config
+	if err := ReadJSON(filepath.Join(dir, "config.json"), &old); err != nil {
 		return false, fmt.Errorf("%s has metrics.json but: %w", dir, err)
 	}
 	if diff := configDiff(old, cfg); diff != "" {
@@ -318,7 +318,7 @@ func runDone(dir string, cfg RunConfig) (bool, error) {
 	}
 	if cfg.Figures {
 		for _, f := range runFigures(cfg) {
-			if !fileExists(filepath.Join(dir, "figures", f)) {
+			if !FileExists(filepath.Join(dir, "figures", f)) {
 				return false, nil
 			}
 		}
@@ -327,7 +327,7 @@ func runDone(dir string, cfg RunConfig) (bool, error) {
 }
 
 // runFigures are the figure files a run with figures writes.
-func runFigures(cfg RunConfig) []string {
+func runFigures(cfg Config) []string {
 	f := []string{FigLoss, FigAccuracy, FigConfusion, FigCorrect, FigWrong, FigROC, FigTSNEFinal, FigTSNEEpoch1}
 	if cfg.Arch.Task == model.TaskCNN {
 		f = append(f, FigFilters)
@@ -335,7 +335,7 @@ func runFigures(cfg RunConfig) []string {
 	return f
 }
 
-func fileExists(path string) bool {
+func FileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
 }
@@ -343,7 +343,7 @@ func fileExists(path string) bool {
 // runKey identifies what a run computes: architecture, training and data
 // split, not where the files are, which device ran, or which figures were
 // drawn. Runs with equal keys are the same run.
-func runKey(cfg RunConfig) string {
+func Key(cfg Config) string {
 	d := cfg.Data
 	d.Dir = ""
 	b, _ := json.Marshal(struct {
@@ -356,8 +356,8 @@ func runKey(cfg RunConfig) string {
 
 // configDiff lists the settings in which two runs' keys differ, e.g.
 // "train.epochs 3 vs 5"; "" when they are the same run.
-func configDiff(a, b RunConfig) string {
-	ka, kb := runKey(a), runKey(b)
+func configDiff(a, b Config) string {
+	ka, kb := Key(a), Key(b)
 	if ka == kb {
 		return ""
 	}
@@ -374,14 +374,14 @@ func configDiff(a, b RunConfig) string {
 	var diffs []string
 	for k := range keys {
 		if fa[k] != fb[k] {
-			diffs = append(diffs, fmt.Sprintf("%s %s there vs %s now", k, orNone(fa[k]), orNone(fb[k])))
+			diffs = append(diffs, fmt.Sprintf("%s %s there vs %s now", k, OrNone(fa[k]), OrNone(fb[k])))
 		}
 	}
 	sort.Strings(diffs)
 	return strings.Join(diffs, ", ")
 }
 
-func orNone(s string) string {
+func OrNone(s string) string {
 	if s == "" {
 		return "none"
 	}
@@ -413,7 +413,7 @@ func flattenJSON(s string, into map[string]string) {
 
 // dataCache reads each data folder's IDX files once and makes every run's
 // split from them, as LoadData would.
-type dataCache struct {
+type DataCache struct {
 	mu  sync.Mutex
 	raw map[string]*rawData
 }
@@ -425,7 +425,7 @@ type rawData struct {
 	err         error
 }
 
-func (c *dataCache) load(dc DataConfig, seed uint64) (*Data, error) {
+func (c *DataCache) Load(dc DataConfig, seed uint64) (*Data, error) {
 	c.mu.Lock()
 	if c.raw == nil {
 		c.raw = map[string]*rawData{}
@@ -502,7 +502,7 @@ type Stat struct {
 }
 
 // statOf computes the mean and the sample standard deviation of v.
-func statOf(v []float64) Stat {
+func StatOf(v []float64) Stat {
 	s := Stat{N: len(v)}
 	if len(v) == 0 {
 		s.Mean, s.Std = math.NaN(), math.NaN()
@@ -529,4 +529,16 @@ func (s Stat) Format(prec int) string {
 		m += " ± " + strconv.FormatFloat(s.Std, 'f', prec, 64)
 	}
 	return m
+}
+
+// PathSafe keeps letters, digits and . , + - of a value and replaces
+// anything else with '-', so a value can be part of a folder name.
+func PathSafe(v string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == ',', r == '+', r == '-':
+			return r
+		}
+		return '-'
+	}, v)
 }

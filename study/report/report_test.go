@@ -1,10 +1,12 @@
-package study
+package report
 
 import (
 	"bufio"
 	"context"
 	"image/png"
 	"io"
+	"mnistgpu/study/internal/studytest"
+	"mnistgpu/study/runs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,23 +21,23 @@ import (
 
 // tinyReport writes a report of the whole pipeline at toy size: 1,000
 // training images, 1 epoch, 150 t-SNE points and two ablations.
-func tinyReport(t *testing.T) (string, *ReportResult) {
+func tinyReport(t *testing.T) (string, *Result) {
 	t.Helper()
-	data := realData(t, DataConfig{ValSplit: 0.1, Subset: 1000}) // skips without the data
-	dc := DataConfig{Dir: data.Dir, ValSplit: 0.1}
-	o := ReportOptions{Quick: true, MainEpochs: 1, AblationEpochs: 1, Subset: 1000, TSNEPoints: 150, Repeat: 1,
+	data := studytest.RealData(t, runs.DataConfig{ValSplit: 0.1, Subset: 1000}) // skips without the data
+	dc := runs.DataConfig{Dir: data.Dir, ValSplit: 0.1}
+	o := Options{Quick: true, MainEpochs: 1, AblationEpochs: 1, Subset: 1000, TSNEPoints: 150, Repeat: 1,
 		Ablations: []Ablation{
 			{Task: model.TaskMLP, Flag: "activation", Title: "Changing the activation", Values: []string{"relu", "sigmoid"}},
 			{Task: model.TaskMLP, Flag: "lr", Title: "Changing the learning rate", Values: []string{strconv.FormatFloat(model.DefaultTrainConfig().LR, 'g', -1, 64), "50"}},
 			{Task: model.TaskCNN, Flag: "batchnorm", Title: "With and without batch norm", Values: []string{"true", "false"}, Labels: []string{"with", "without"}},
 		},
-		Config: testConfig(dc, nil), Open: cpuOpener(1), Parallel: 2,
+		Config: studytest.Config(dc, nil), Open: studytest.CPUOpener(1), Parallel: 2,
 		DeviceInfo: "cpu (test)", Command: "mnistgpu report --test"}
 	out := filepath.Join(t.TempDir(), "report")
 	if d := os.Getenv("MNISTGPU_KEEP_REPORT"); d != "" {
 		out = d
 	}
-	res, err := Report(out, o)
+	res, err := Run(out, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,14 +244,14 @@ func TestDocumentRender(t *testing.T) {
 // about 0.48 points).
 func TestClaim(t *testing.T) {
 	cell := func(v string, acc float64, diverged bool) *ablCell {
-		rec := &RunRecord{}
+		rec := &runs.Record{}
 		rec.Metrics.Accuracy, rec.Metrics.Samples, rec.Metrics.TestLoss = acc, 10000, 0.1
-		c := &ablCell{Value: v, Label: v, Runs: []*RunRecord{rec}}
+		c := &ablCell{Value: v, Label: v, Runs: []*runs.Record{rec}}
 		if diverged {
 			c.Why = []string{"test accuracy near chance"}
 		} else {
-			c.Healthy = []*RunRecord{rec}
-			c.Acc = statOf([]float64{acc})
+			c.Healthy = []*runs.Record{rec}
+			c.Acc = runs.StatOf([]float64{acc})
 		}
 		return c
 	}

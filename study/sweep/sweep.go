@@ -1,4 +1,8 @@
-package study
+// Package sweep runs a grid of training runs (any train flag, with
+// repeats), in shards for array jobs, and aggregates them into
+// results.csv, results.md and a chart per swept flag; Merge combines the
+// shards' folders.
+package sweep
 
 import (
 	"encoding/csv"
@@ -6,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"mnistgpu/study/internal/mdtable"
+	"mnistgpu/study/runs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -53,7 +59,7 @@ func ParseParam(s string) (Param, error) {
 }
 
 // SweepRun is one run of a sweep's grid.
-type SweepRun struct {
+type Point struct {
 	// ID names the run's folder: the parameters sorted by name with their
 	// values, and the repeat, e.g. "batch-size=32_batchnorm=false_r1".
 	ID string `json:"id"`
@@ -65,7 +71,7 @@ type SweepRun struct {
 
 // PlanSweep lists every run of the grid of params, repeat times each,
 // sorted by ID (the order shards are dealt from).
-func PlanSweep(params []Param, repeat int) ([]SweepRun, error) {
+func Plan(params []Param, repeat int) ([]Point, error) {
 	if repeat < 1 {
 		return nil, fmt.Errorf("--repeat %d: must be at least 1", repeat)
 	}
@@ -84,13 +90,13 @@ func PlanSweep(params []Param, repeat int) ([]SweepRun, error) {
 		order[i] = i
 	}
 	sort.Slice(order, func(a, b int) bool { return params[order[a]].Name < params[order[b]].Name })
-	var runs []SweepRun
+	var points []Point
 	ids := map[string]bool{}
 	for _, vals := range grid(params) {
 		for r := 1; r <= repeat; r++ {
 			var parts []string
 			for _, i := range order {
-				parts = append(parts, params[i].Name+"="+pathSafe(vals[i]))
+				parts = append(parts, params[i].Name+"="+runs.PathSafe(vals[i]))
 			}
 			if len(parts) == 0 {
 				parts = []string{"default"}
@@ -100,11 +106,11 @@ func PlanSweep(params []Param, repeat int) ([]SweepRun, error) {
 				return nil, fmt.Errorf("sweep: two grid points share the folder name %s: use values that differ in letters, digits, '.', ',', '+' or '-'", id)
 			}
 			ids[id] = true
-			runs = append(runs, SweepRun{ID: id, Values: vals, Repeat: r})
+			points = append(points, Point{ID: id, Values: vals, Repeat: r})
 		}
 	}
-	sort.Slice(runs, func(a, b int) bool { return runs[a].ID < runs[b].ID })
-	return runs, nil
+	sort.Slice(points, func(a, b int) bool { return points[a].ID < points[b].ID })
+	return points, nil
 }
 
 // grid is the cartesian product of the params' values, the first param
@@ -123,20 +129,8 @@ func grid(params []Param) [][]string {
 	return out
 }
 
-// pathSafe keeps letters, digits and . , + - of a value and replaces
-// anything else with '-', so a value can be part of a folder name.
-func pathSafe(v string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == ',', r == '+', r == '-':
-			return r
-		}
-		return '-'
-	}, v)
-}
-
 // SweepOptions configure Sweep.
-type SweepOptions struct {
+type Options struct {
 	// Task is mlp or cnn.
 	Task string
 	// Params are the swept flags; every other flag is fixed by Config.
@@ -144,13 +138,13 @@ type SweepOptions struct {
 	// Repeat runs each grid point with seeds seed, seed+1, ...
 	Repeat int
 	// Config turns flag values into a run configuration (see ConfigFunc).
-	Config ConfigFunc
+	Config runs.ConfigFunc
 	// Shard and Shards, when Shards > 0, run only the runs i with
 	// i mod Shards == Shard-1 of the ID-sorted run list.
 	Shard, Shards int
 	// Parallel runs this many runs at once, worker i on Open(i).
 	Parallel int
-	Open     OpenFunc
+	Open     runs.OpenFunc
 	// Command is the command line, recorded in sweep.json and results.md.
 	Command string
 	// Log gets the progress (may be nil).
@@ -158,28 +152,28 @@ type SweepOptions struct {
 }
 
 // SweepRow is one configuration of a sweep, aggregated over its repeats.
-type SweepRow struct {
+type Row struct {
 	// Values are the parameter values, in the order of Params.
 	Values []string
 	// Runs are the IDs of the runs aggregated, by repeat.
 	Runs []string
 	// Diverged counts the runs that diverged (see RunRecord.Diverged).
 	Diverged       int
-	Accuracy       Stat
-	WeightedRecall Stat
-	WeightedF1     Stat
-	TrainLoss      Stat
-	ValLoss        Stat
-	TrainSeconds   Stat
+	Accuracy       runs.Stat
+	WeightedRecall runs.Stat
+	WeightedF1     runs.Stat
+	TrainLoss      runs.Stat
+	ValLoss        runs.Stat
+	TrainSeconds   runs.Stat
 	// accs are the runs' accuracies, for the charts' marginals.
 	accs []float64
 }
 
 // SweepResult is what a sweep (or a merge) found.
-type SweepResult struct {
+type Result struct {
 	Dir    string
 	Params []Param
-	Rows   []SweepRow
+	Rows   []Row
 	// Files are the result files written, relative to Dir.
 	Files []string
 	// Trained and Skipped count this invocation's runs.
@@ -189,11 +183,11 @@ type SweepResult struct {
 // sweepManifest is sweep.json: the plan, so shards can be merged and a
 // rerun can check it is the same sweep.
 type sweepManifest struct {
-	Task    string     `json:"task"`
-	Params  []Param    `json:"params"`
-	Repeat  int        `json:"repeat"`
-	Runs    []SweepRun `json:"runs"`
-	Command string     `json:"command"`
+	Task    string  `json:"task"`
+	Params  []Param `json:"params"`
+	Repeat  int     `json:"repeat"`
+	Runs    []Point `json:"runs"`
+	Command string  `json:"command"`
 }
 
 // sameSweep says how two manifests differ ("" when they plan the same runs).
@@ -224,21 +218,21 @@ func paramsString(ps []Param) string {
 // out/runs/<id>, skipping runs already finished there, and writes
 // results.csv, results.md and one accuracy chart per parameter in
 // out/figures/ — or, for a shard, results-shard-i-of-n.csv.
-func Sweep(out string, o SweepOptions) (*SweepResult, error) {
+func Run(out string, o Options) (*Result, error) {
 	if o.Config == nil {
 		return nil, errors.New("sweep: no config function")
 	}
 	if o.Shards < 0 || o.Shards > 0 && (o.Shard < 1 || o.Shard > o.Shards) {
 		return nil, fmt.Errorf("--shard %d/%d: want i/n with 1 ≤ i ≤ n", o.Shard, o.Shards)
 	}
-	runs, err := PlanSweep(o.Params, o.Repeat)
+	points, err := Plan(o.Params, o.Repeat)
 	if err != nil {
 		return nil, err
 	}
 	// Build (and so check) every grid point's configuration before any
 	// training, shards included: a bad value fails at once, naming it.
-	jobs := make([]runJob, len(runs))
-	for i, r := range runs {
+	jobs := make([]runs.Job, len(points))
+	for i, r := range points {
 		cfg, err := sweepConfig(o, r)
 		if err != nil {
 			return nil, err
@@ -247,27 +241,27 @@ func Sweep(out string, o SweepOptions) (*SweepResult, error) {
 		if cfg.Command != "" {
 			cfg.Command += " --out " + dir
 		}
-		jobs[i] = runJob{Name: r.ID, Dir: dir, Cfg: cfg}
+		jobs[i] = runs.Job{Name: r.ID, Dir: dir, Cfg: cfg}
 	}
-	if err := CheckOutDir(out); err != nil {
+	if err := runs.CheckOutDir(out); err != nil {
 		return nil, err
 	}
-	man := sweepManifest{Task: o.Task, Params: o.Params, Repeat: o.Repeat, Runs: runs, Command: o.Command}
+	man := sweepManifest{Task: o.Task, Params: o.Params, Repeat: o.Repeat, Runs: points, Command: o.Command}
 	if err := writeManifest(out, man); err != nil {
 		return nil, err
 	}
-	var mine []runJob
+	var mine []runs.Job
 	var ids []string
 	for i, j := range jobs {
 		if o.Shards == 0 || i%o.Shards == o.Shard-1 {
 			mine = append(mine, j)
-			ids = append(ids, runs[i].ID)
+			ids = append(ids, points[i].ID)
 		}
 	}
 	if o.Log != nil && o.Shards > 0 {
-		fmt.Fprintf(o.Log, "shard %d/%d: %d of the %d runs\n", o.Shard, o.Shards, len(mine), len(runs))
+		fmt.Fprintf(o.Log, "shard %d/%d: %d of the %d runs\n", o.Shard, o.Shards, len(mine), len(points))
 	}
-	trained, skipped, err := runJobs(mine, execOptions{Parallel: o.Parallel, Open: o.Open, Log: o.Log})
+	trained, skipped, err := runs.Execute(mine, runs.ExecOptions{Parallel: o.Parallel, Open: o.Open, Log: o.Log})
 	if err != nil {
 		return nil, err
 	}
@@ -288,7 +282,7 @@ func Sweep(out string, o SweepOptions) (*SweepResult, error) {
 
 // sweepConfig builds run r's configuration: the grid point's flags, and for
 // repeats after the first the seed advanced by r-1.
-func sweepConfig(o SweepOptions, r SweepRun) (RunConfig, error) {
+func sweepConfig(o Options, r Point) (runs.Config, error) {
 	set := map[string]string{}
 	for i, p := range o.Params {
 		set[p.Name] = r.Values[i]
@@ -306,33 +300,33 @@ func sweepConfig(o SweepOptions, r SweepRun) (RunConfig, error) {
 
 func writeManifest(out string, man sweepManifest) error {
 	path := filepath.Join(out, "sweep.json")
-	if fileExists(path) {
+	if runs.FileExists(path) {
 		var old sweepManifest
-		if err := readJSON(path, &old); err != nil {
+		if err := runs.ReadJSON(path, &old); err != nil {
 			return err
 		}
 		if d := old.sameSweep(man); d != "" {
 			return fmt.Errorf("%s holds another sweep (%s): choose another --out", out, d)
 		}
 	}
-	return writeJSON(path, man)
+	return runs.WriteJSON(path, man)
 }
 
 // sweepResults reads the runs ids (all of man's when nil) from
 // dir/runs and aggregates them by configuration, in grid order.
-func sweepResults(dir string, man sweepManifest, ids []string) (*SweepResult, error) {
+func sweepResults(dir string, man sweepManifest, ids []string) (*Result, error) {
 	want := map[string]bool{}
 	for _, id := range ids {
 		want[id] = true
 	}
-	res := &SweepResult{Dir: dir, Params: man.Params}
-	recs := map[string]*RunRecord{}
+	res := &Result{Dir: dir, Params: man.Params}
+	recs := map[string]*runs.Record{}
 	var missing []string
 	for _, r := range man.Runs {
 		if ids != nil && !want[r.ID] {
 			continue
 		}
-		rec, err := ReadRun(filepath.Join(dir, "runs", r.ID))
+		rec, err := runs.Read(filepath.Join(dir, "runs", r.ID))
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				missing = append(missing, r.ID)
@@ -347,8 +341,8 @@ func sweepResults(dir string, man sweepManifest, ids []string) (*SweepResult, er
 	}
 	// Rows in grid order, runs within a row by repeat.
 	for _, vals := range grid(man.Params) {
-		var rs []*RunRecord
-		row := &SweepRow{Values: vals}
+		var rs []*runs.Record
+		row := &Row{Values: vals}
 		for rep := 1; rep <= man.Repeat; rep++ {
 			for _, r := range man.Runs {
 				if r.Repeat == rep && slices.Equal(r.Values, vals) && recs[r.ID] != nil {
@@ -360,7 +354,7 @@ func sweepResults(dir string, man sweepManifest, ids []string) (*SweepResult, er
 		if len(rs) == 0 {
 			continue
 		}
-		row.fill(rs)
+		row.Fill(rs)
 		res.Rows = append(res.Rows, *row)
 	}
 	return res, nil
@@ -373,8 +367,8 @@ func shortList(s []string, n int) string {
 	return strings.Join(s[:n], ", ") + fmt.Sprintf(" and %d more", len(s)-n)
 }
 
-// fill aggregates the runs of one configuration.
-func (row *SweepRow) fill(rs []*RunRecord) {
+// Fill aggregates the runs of one configuration.
+func (row *Row) Fill(rs []*runs.Record) {
 	var acc, rec, f1, tl, vl, sec []float64
 	for _, r := range rs {
 		if r.Diverged() != "" {
@@ -388,21 +382,21 @@ func (row *SweepRow) fill(rs []*RunRecord) {
 		sec = append(sec, r.Metrics.TrainSeconds)
 	}
 	row.accs = acc
-	row.Accuracy, row.WeightedRecall, row.WeightedF1 = statOf(acc), statOf(rec), statOf(f1)
-	row.TrainLoss, row.ValLoss, row.TrainSeconds = statOf(tl), statOf(vl), statOf(sec)
+	row.Accuracy, row.WeightedRecall, row.WeightedF1 = runs.StatOf(acc), runs.StatOf(rec), runs.StatOf(f1)
+	row.TrainLoss, row.ValLoss, row.TrainSeconds = runs.StatOf(tl), runs.StatOf(vl), runs.StatOf(sec)
 }
 
-// sweepColumns are the columns of results.csv after the parameters.
-var sweepColumns = []string{"runs", "diverged",
+// Columns are the columns of results.csv after the parameters.
+var Columns = []string{"runs", "diverged",
 	"accuracy_mean", "accuracy_std", "weighted_recall_mean", "weighted_recall_std",
 	"weighted_f1_mean", "weighted_f1_std", "train_loss_mean", "train_loss_std",
 	"val_loss_mean", "val_loss_std", "train_seconds_mean", "train_seconds_std"}
 
-func (row SweepRow) csvRecord() []string {
+func (row Row) CSVRecord() []string {
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', 10, 64) }
 	rec := append([]string(nil), row.Values...)
 	rec = append(rec, strconv.Itoa(len(row.Runs)), strconv.Itoa(row.Diverged))
-	for _, s := range []Stat{row.Accuracy, row.WeightedRecall, row.WeightedF1, row.TrainLoss, row.ValLoss, row.TrainSeconds} {
+	for _, s := range []runs.Stat{row.Accuracy, row.WeightedRecall, row.WeightedF1, row.TrainLoss, row.ValLoss, row.TrainSeconds} {
 		rec = append(rec, f(s.Mean), f(s.Std))
 	}
 	return rec
@@ -410,18 +404,18 @@ func (row SweepRow) csvRecord() []string {
 
 // write writes the results table name (CSV) into res.Dir and, for a whole
 // sweep, results.md and the charts.
-func (res *SweepResult) write(name string, man sweepManifest, whole bool) error {
+func (res *Result) write(name string, man sweepManifest, whole bool) error {
 	out := res.Dir
 	var head []string
 	for _, p := range res.Params {
 		head = append(head, p.Name)
 	}
-	head = append(head, sweepColumns...)
+	head = append(head, Columns...)
 	err := atomicfile.Write(filepath.Join(out, name), func(w io.Writer) error {
 		cw := csv.NewWriter(w)
 		cw.Write(head)
 		for _, r := range res.Rows {
-			cw.Write(r.csvRecord())
+			cw.Write(r.CSVRecord())
 		}
 		cw.Flush()
 		return cw.Error()
@@ -447,7 +441,7 @@ func (res *SweepResult) write(name string, man sweepManifest, whole bool) error 
 
 // charts draws, per parameter, the test accuracy of each of its values
 // (mean ± std over every run with that value, whatever the others).
-func (res *SweepResult) charts() ([]string, error) {
+func (res *Result) charts() ([]string, error) {
 	out := res.Dir
 	if err := os.MkdirAll(filepath.Join(out, "figures"), 0o755); err != nil {
 		return nil, fmt.Errorf("figures: %w", err)
@@ -470,7 +464,7 @@ func (res *SweepResult) charts() ([]string, error) {
 			if len(acc) == 0 {
 				continue
 			}
-			s := statOf(acc)
+			s := runs.StatOf(acc)
 			name := v
 			if div > 0 {
 				name += fmt.Sprintf(" (%d diverged)", div)
@@ -484,7 +478,7 @@ func (res *SweepResult) charts() ([]string, error) {
 		if !several {
 			stds = nil
 		}
-		file := filepath.ToSlash(filepath.Join("figures", "accuracy-by-"+pathSafe(p.Name)+".png"))
+		file := filepath.ToSlash(filepath.Join("figures", "accuracy-by-"+runs.PathSafe(p.Name)+".png"))
 		title := "Test accuracy by " + p.Name
 		if several {
 			title += " (mean ± std over runs)"
@@ -498,16 +492,16 @@ func (res *SweepResult) charts() ([]string, error) {
 }
 
 // markdown is results.md.
-func (res *SweepResult) markdown(man sweepManifest, charts []string) string {
+func (res *Result) markdown(man sweepManifest, charts []string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Sweep: %s, %s\n\n", TaskTitle(man.Task), paramsString(man.Params))
+	fmt.Fprintf(&b, "# Sweep: %s, %s\n\n", runs.TaskTitle(man.Task), paramsString(man.Params))
 	if man.Command != "" {
 		fmt.Fprintf(&b, "```\n%s\n```\n\n", man.Command)
 	}
 	fmt.Fprintf(&b, "Test-set metrics per configuration, mean ± standard deviation over %d repeat(s) (seeds seed, seed+1, ...). ", man.Repeat)
 	fmt.Fprintf(&b, "Losses are the last epoch's; seconds are training time summed over epochs. "+
-		"A run is *diverged* when its loss became NaN or its test accuracy is below %.1f (chance is 0.1).\n\n", DivergedAccuracy)
-	t := &table{}
+		"A run is *diverged* when its loss became NaN or its test accuracy is below %.1f (chance is 0.1).\n\n", runs.DivergedAccuracy)
+	t := &mdtable.Table{}
 	for _, p := range res.Params {
 		t.Head = append(t.Head, p.Name)
 	}
@@ -522,7 +516,7 @@ func (res *SweepResult) markdown(man sweepManifest, charts []string) string {
 			r.TrainLoss.Format(4), r.ValLoss.Format(4), r.TrainSeconds.Format(1), status)
 		t.Rows = append(t.Rows, row)
 	}
-	b.WriteString(t.markdown())
+	b.WriteString(t.Markdown())
 	for _, c := range charts {
 		fmt.Fprintf(&b, "\n![%s](%s)\n", strings.TrimSuffix(filepath.Base(c), ".png"), c)
 	}
@@ -534,7 +528,7 @@ func (res *SweepResult) markdown(man sweepManifest, charts []string) string {
 // with its sweep.json) into out (default dirs[0]): runs found elsewhere are
 // copied into out/runs, and results.csv, results.md and the charts are
 // written there from all of them.
-func MergeSweeps(dirs []string, out string, log io.Writer) (*SweepResult, error) {
+func Merge(dirs []string, out string, log io.Writer) (*Result, error) {
 	if len(dirs) == 0 {
 		return nil, errors.New("sweep merge: name the shard folders")
 	}
@@ -544,7 +538,7 @@ func MergeSweeps(dirs []string, out string, log io.Writer) (*SweepResult, error)
 	var man sweepManifest
 	for i, d := range dirs {
 		var m sweepManifest
-		if err := readJSON(filepath.Join(d, "sweep.json"), &m); err != nil {
+		if err := runs.ReadJSON(filepath.Join(d, "sweep.json"), &m); err != nil {
 			return nil, fmt.Errorf("sweep merge: %w (is %s a sweep folder?)", err, d)
 		}
 		if i == 0 {
@@ -555,7 +549,7 @@ func MergeSweeps(dirs []string, out string, log io.Writer) (*SweepResult, error)
 			return nil, fmt.Errorf("sweep merge: %s and %s are different sweeps (%s)", dirs[0], d, diff)
 		}
 	}
-	if err := CheckOutDir(out); err != nil {
+	if err := runs.CheckOutDir(out); err != nil {
 		return nil, err
 	}
 	if err := writeManifest(out, man); err != nil {
@@ -565,13 +559,13 @@ func MergeSweeps(dirs []string, out string, log io.Writer) (*SweepResult, error)
 	copied := 0
 	for _, r := range man.Runs {
 		dst := filepath.Join(out, "runs", r.ID)
-		if fileExists(filepath.Join(dst, "metrics.json")) {
+		if runs.FileExists(filepath.Join(dst, "metrics.json")) {
 			continue
 		}
 		found := false
 		for _, d := range dirs {
 			src := filepath.Join(d, "runs", r.ID)
-			if sameDir(src, dst) || !fileExists(filepath.Join(src, "metrics.json")) {
+			if sameDir(src, dst) || !runs.FileExists(filepath.Join(src, "metrics.json")) {
 				continue
 			}
 			if err := copyTree(src, dst); err != nil {

@@ -1,4 +1,4 @@
-package study
+package runs_test
 
 import (
 	"encoding/csv"
@@ -10,26 +10,12 @@ import (
 	"strings"
 	"testing"
 
-	"mnistgpu/dataset"
 	"mnistgpu/eval"
 	"mnistgpu/kernels/cpu"
 	"mnistgpu/model"
+	"mnistgpu/study/internal/studytest"
+	"mnistgpu/study/runs"
 )
-
-// realData loads MNIST from the pinned Go module, split as a run would.
-func realData(t *testing.T, c DataConfig) *Data {
-	t.Helper()
-	dir, err := dataset.ModuleDir()
-	if err != nil {
-		t.Skipf("GoMNIST module not available: %v", err)
-	}
-	c.Dir = filepath.Join(dir, "data")
-	d, err := LoadData(c, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
 
 // TestTrainEndToEnd trains each task on a few thousand images on the CPU
 // and checks the accuracy floor and that the run folder is complete and
@@ -43,20 +29,20 @@ func TestTrainEndToEnd(t *testing.T) {
 		{model.TaskMLP, 3, 0.92},
 		{model.TaskCNN, 3, 0.93},
 	}
-	data := realData(t, DataConfig{ValSplit: 0.1, Subset: 8000})
+	data := studytest.RealData(t, runs.DataConfig{ValSplit: 0.1, Subset: 8000})
 	for _, c := range cases {
 		t.Run(c.task, func(t *testing.T) {
 			arch, _ := model.DefaultArch(c.task)
 			tc := model.DefaultTrainConfig()
 			tc.Epochs = c.epochs
-			cfg := RunConfig{Arch: arch, Train: tc, Data: DataConfig{ValSplit: 0.1, Subset: 8000}, Device: "cpu",
+			cfg := runs.Config{Arch: arch, Train: tc, Data: runs.DataConfig{ValSplit: 0.1, Subset: 8000}, Device: "cpu",
 				Figures: testing.Short() == false, TSNEPoints: 500, TSNELayer: "logits"}
 			dir := filepath.Join(t.TempDir(), "run")
 			if d := os.Getenv("MNISTGPU_KEEP_RUN"); d != "" {
 				dir = filepath.Join(d, c.task)
 			}
 			dev := cpu.New(0)
-			res, err := Train(cfg, dev, data, dir, Logger{Out: io.Discard})
+			res, err := runs.Train(cfg, dev, data, dir, runs.Logger{Out: io.Discard})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -75,7 +61,7 @@ func TestTrainEndToEnd(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			em, err := Evaluate(ck, dev, filepath.Join(dir, "eval"), EvalOptions{})
+			em, err := runs.Evaluate(ck, dev, filepath.Join(dir, "eval"), runs.EvalOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -108,7 +94,7 @@ func checkPredictionsMatchMetrics(t *testing.T, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m Metrics
+	var m runs.Metrics
 	raw, _ := os.ReadFile(filepath.Join(dir, "metrics.json"))
 	if err := json.Unmarshal(raw, &m); err != nil {
 		t.Fatal(err)
@@ -139,13 +125,13 @@ func checkHistory(t *testing.T, dir string, epochs int) {
 // complete folder: metrics.json with a null test loss, and the figures that
 // can be drawn.
 func TestTrainDiverged(t *testing.T) {
-	data := realData(t, DataConfig{ValSplit: 0.1, Subset: 2000})
+	data := studytest.RealData(t, runs.DataConfig{ValSplit: 0.1, Subset: 2000})
 	arch, _ := model.DefaultArch(model.TaskMLP)
 	tc := model.DefaultTrainConfig()
 	tc.Epochs, tc.LR = 1, 5
-	cfg := RunConfig{Arch: arch, Train: tc, Device: "cpu", Figures: true, TSNEPoints: 100, TSNELayer: "logits"}
+	cfg := runs.Config{Arch: arch, Train: tc, Device: "cpu", Figures: true, TSNEPoints: 100, TSNELayer: "logits"}
 	dir := filepath.Join(t.TempDir(), "run")
-	res, err := Train(cfg, cpu.New(0), data, dir, Logger{Out: io.Discard})
+	res, err := runs.Train(cfg, cpu.New(0), data, dir, runs.Logger{Out: io.Discard})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +139,7 @@ func TestTrainDiverged(t *testing.T) {
 	if err != nil || !strings.Contains(string(raw), `"test_loss": null`) {
 		t.Fatalf("metrics.json should have a null test loss (loss %v): %s", res.Metrics.TestLoss, raw)
 	}
-	for _, f := range []string{FigLoss, FigConfusion, FigWrong} {
+	for _, f := range []string{runs.FigLoss, runs.FigConfusion, runs.FigWrong} {
 		if _, err := os.Stat(filepath.Join(dir, "figures", f)); err != nil {
 			t.Errorf("figure %s: %v", f, err)
 		}

@@ -1,4 +1,8 @@
-package study
+// Package report runs the seed's whole study (both tasks, every figure,
+// the ablations of its sections 9 and 10) and writes index.html and
+// README.md in the seed's sections, with the findings computed from the
+// measured numbers.
+package report
 
 import (
 	"encoding/csv"
@@ -6,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"mnistgpu/study/runs"
+	"mnistgpu/study/sweep"
 	"os"
 	"path/filepath"
 	"slices"
@@ -70,7 +76,7 @@ func DefaultAblations() []Ablation {
 }
 
 // ReportOptions configure Report.
-type ReportOptions struct {
+type Options struct {
 	// Quick marks a quick report (it changes only the wording; the numbers
 	// below make it quick).
 	Quick bool
@@ -87,10 +93,10 @@ type ReportOptions struct {
 	// Ablations are the experiments of sections 9 and 10.
 	Ablations []Ablation
 	// Config turns flag values into run configurations (see ConfigFunc).
-	Config ConfigFunc
+	Config runs.ConfigFunc
 	// Parallel runs this many runs at once, worker i on Open(i).
 	Parallel int
-	Open     OpenFunc
+	Open     runs.OpenFunc
 	// DeviceInfo describes the device for the header: the CUDA probe
 	// (driver, libraries) or the CPU.
 	DeviceInfo string
@@ -104,16 +110,16 @@ type ReportOptions struct {
 // whole training set, t-SNE of 5,000 test images, ablations at the seed's
 // settings) or the quick one (main runs 3 epochs and ablations 2 on the
 // first 10,000 training images, t-SNE of 1,000). The caller adds Config, Open and the rest.
-func ReportPreset(quick bool) ReportOptions {
+func Preset(quick bool) Options {
 	if quick {
-		return ReportOptions{Quick: true, MainEpochs: 3, AblationEpochs: 2, Subset: 10000, TSNEPoints: 1000, Repeat: 1,
+		return Options{Quick: true, MainEpochs: 3, AblationEpochs: 2, Subset: 10000, TSNEPoints: 1000, Repeat: 1,
 			Ablations: DefaultAblations(), Parallel: 1}
 	}
-	return ReportOptions{MainEpochs: 10, AblationEpochs: 10, TSNEPoints: 5000, Repeat: 1, Ablations: DefaultAblations(), Parallel: 1}
+	return Options{MainEpochs: 10, AblationEpochs: 10, TSNEPoints: 5000, Repeat: 1, Ablations: DefaultAblations(), Parallel: 1}
 }
 
 // ReportResult is what Report did.
-type ReportResult struct {
+type Result struct {
 	Dir string
 	// Seconds is the wall time of this invocation.
 	Seconds float64
@@ -141,7 +147,7 @@ func seedMain(task string) [3]float64 {
 // the ablations — into out/runs, reusing finished runs, and writes
 // out/index.html and out/README.md (the same content), the ablation charts
 // in out/figures and every ablation row in out/ablations.csv.
-func Report(out string, o ReportOptions) (*ReportResult, error) {
+func Run(out string, o Options) (*Result, error) {
 	start := time.Now()
 	if o.Config == nil || o.Open == nil {
 		return nil, errors.New("report: Config and Open are required")
@@ -150,31 +156,31 @@ func Report(out string, o ReportOptions) (*ReportResult, error) {
 		return nil, fmt.Errorf("report: epochs %d and %d: must be at least 1", o.MainEpochs, o.AblationEpochs)
 	}
 	o.Repeat = max(o.Repeat, 1)
-	if err := CheckOutDir(out); err != nil {
+	if err := runs.CheckOutDir(out); err != nil {
 		return nil, err
 	}
-	r := &reportRun{o: o, out: out, start: start, main: map[string]*RunRecord{}, mainCfg: map[string]RunConfig{},
-		baseKey: map[string]string{}, byKey: map[string]string{}, records: map[string]*RunRecord{}}
+	r := &reportRun{o: o, out: out, start: start, main: map[string]*runs.Record{}, mainCfg: map[string]runs.Config{},
+		baseKey: map[string]string{}, byKey: map[string]string{}, records: map[string]*runs.Record{}}
 	if err := r.plan(); err != nil {
 		return nil, err
 	}
-	cache := &dataCache{}
-	trained, skipped, err := runJobs(r.jobs, execOptions{Parallel: o.Parallel, Open: o.Open, Log: o.Log, cache: cache})
+	cache := &runs.DataCache{}
+	trained, skipped, err := runs.Execute(r.jobs, runs.ExecOptions{Parallel: o.Parallel, Open: o.Open, Log: o.Log, Cache: cache})
 	if err != nil {
 		return nil, err
 	}
 	r.trained, r.skipped = trained, skipped
 	for _, j := range r.jobs {
-		rec, err := ReadRun(j.Dir)
+		rec, err := runs.Read(j.Dir)
 		if err != nil {
 			return nil, err
 		}
 		r.records[j.Dir] = rec
 	}
 	for _, t := range tasks() {
-		r.main[t] = r.records[r.byKey[runKey(r.mainCfg[t])]]
+		r.main[t] = r.records[r.byKey[runs.Key(r.mainCfg[t])]]
 	}
-	if d, err := cache.load(r.mainCfg[model.TaskMLP].Data, r.mainCfg[model.TaskMLP].Train.Seed); err == nil {
+	if d, err := cache.Load(r.mainCfg[model.TaskMLP].Data, r.mainCfg[model.TaskMLP].Train.Seed); err == nil {
 		r.sizes = [3]int{d.Train.Len(), d.Val.Len(), d.Test.Len()}
 		r.dataDir = d.Dir
 	}
@@ -184,7 +190,7 @@ func Report(out string, o ReportOptions) (*ReportResult, error) {
 	if err := r.write(); err != nil {
 		return nil, err
 	}
-	res := &ReportResult{Dir: out, Seconds: time.Since(start).Seconds(), Trained: trained, Skipped: skipped, Files: r.files}
+	res := &Result{Dir: out, Seconds: time.Since(start).Seconds(), Trained: trained, Skipped: skipped, Files: r.files}
 	for _, j := range r.jobs {
 		if why := r.records[j.Dir].Diverged(); why != "" {
 			res.Diverged = append(res.Diverged, fmt.Sprintf("%s: %s", r.rel(j.Dir), why))
@@ -195,15 +201,15 @@ func Report(out string, o ReportOptions) (*ReportResult, error) {
 
 // reportRun is one report being made.
 type reportRun struct {
-	o       ReportOptions
+	o       Options
 	out     string
 	start   time.Time
-	jobs    []runJob
-	mainCfg map[string]RunConfig
+	jobs    []runs.Job
+	mainCfg map[string]runs.Config
 	baseKey map[string]string // per task: the ablations' default run
 	byKey   map[string]string // run key -> folder
-	records map[string]*RunRecord
-	main    map[string]*RunRecord
+	records map[string]*runs.Record
+	main    map[string]*runs.Record
 	abl     []*ablResult
 	sizes   [3]int
 	dataDir string
@@ -224,11 +230,11 @@ type ablResult struct {
 type ablCell struct {
 	Value, Label string
 	Dirs         []string
-	Runs         []*RunRecord
-	Row          SweepRow
+	Runs         []*runs.Record
+	Row          sweep.Row
 	// Healthy are the runs that did not diverge; Acc is over them.
-	Healthy []*RunRecord
-	Acc     Stat
+	Healthy []*runs.Record
+	Acc     runs.Stat
 	Why     []string
 	Seed    float64
 	Default bool
@@ -258,8 +264,8 @@ func (r *reportRun) commonSet(epochs int, figures bool) map[string]string {
 
 // register adds a run unless a run with the same key is planned already;
 // it returns the folder that holds the run.
-func (r *reportRun) register(name, dir string, cfg RunConfig) string {
-	k := runKey(cfg)
+func (r *reportRun) register(name, dir string, cfg runs.Config) string {
+	k := runs.Key(cfg)
 	if d, ok := r.byKey[k]; ok {
 		return d
 	}
@@ -267,7 +273,7 @@ func (r *reportRun) register(name, dir string, cfg RunConfig) string {
 		cfg.Command += " --out " + dir
 	}
 	r.byKey[k] = dir
-	r.jobs = append(r.jobs, runJob{Name: name, Dir: dir, Cfg: cfg})
+	r.jobs = append(r.jobs, runs.Job{Name: name, Dir: dir, Cfg: cfg})
 	return dir
 }
 
@@ -312,7 +318,7 @@ func (r *reportRun) plan() error {
 		if err != nil {
 			return fmt.Errorf("report: %s ablation baseline: %w", t, err)
 		}
-		r.baseKey[t] = runKey(base)
+		r.baseKey[t] = runs.Key(base)
 	}
 	for _, a := range r.o.Ablations {
 		if a.Task != model.TaskMLP && a.Task != model.TaskCNN {
@@ -347,9 +353,9 @@ func (r *reportRun) plan() error {
 				}
 				if rep == 1 {
 					baseSeed = cfg.Train.Seed
-					c.Default = runKey(cfg) == r.baseKey[a.Task]
+					c.Default = runs.Key(cfg) == r.baseKey[a.Task]
 				}
-				name := fmt.Sprintf("%s=%s_r%d", a.Flag, pathSafe(v), rep)
+				name := fmt.Sprintf("%s=%s_r%d", a.Flag, runs.PathSafe(v), rep)
 				if c.Default {
 					name = fmt.Sprintf("default_r%d", rep)
 				}
@@ -387,12 +393,12 @@ func (r *reportRun) collect() error {
 					c.Healthy = append(c.Healthy, rec)
 				}
 			}
-			c.Row.fill(c.Runs)
+			c.Row.Fill(c.Runs)
 			var acc []float64
 			for _, h := range c.Healthy {
 				acc = append(acc, h.Metrics.Accuracy)
 			}
-			c.Acc = statOf(acc)
+			c.Acc = runs.StatOf(acc)
 		}
 	}
 	return nil
@@ -420,8 +426,8 @@ func (r *reportRun) write() error {
 		if !several {
 			stds = nil
 		}
-		a.Chart = filepath.ToSlash(filepath.Join("figures", fmt.Sprintf("%s-%s.png", a.Task, pathSafe(a.Flag))))
-		title := fmt.Sprintf("%s: test error (lower is better), %s", TaskTitle(a.Task), strings.ToLower(a.Title))
+		a.Chart = filepath.ToSlash(filepath.Join("figures", fmt.Sprintf("%s-%s.png", a.Task, runs.PathSafe(a.Flag))))
+		title := fmt.Sprintf("%s: test error (lower is better), %s", runs.TaskTitle(a.Task), strings.ToLower(a.Title))
 		if err := plots.Bars(filepath.Join(r.out, a.Chart), title, "test error (1 − accuracy)", names, means, stds); err != nil {
 			return err
 		}
@@ -451,10 +457,10 @@ func (r *reportRun) write() error {
 func (r *reportRun) writeAblationsCSV() error {
 	return atomicfile.Write(filepath.Join(r.out, "ablations.csv"), func(w io.Writer) error {
 		cw := csv.NewWriter(w)
-		cw.Write(append([]string{"section", "task", "flag", "value"}, sweepColumns...))
+		cw.Write(append([]string{"section", "task", "flag", "value"}, sweep.Columns...))
 		for _, a := range r.abl {
 			for _, c := range a.Cells {
-				cw.Write(append([]string{a.Number, a.Task, a.Flag, c.Value}, c.Row.csvRecord()...))
+				cw.Write(append([]string{a.Number, a.Task, a.Flag, c.Value}, c.Row.CSVRecord()...))
 			}
 		}
 		cw.Flush()
@@ -470,7 +476,7 @@ func (r *reportRun) figure(task, name, caption string) figure {
 		return figure{}
 	}
 	p := filepath.Join(rec.Dir, "figures", name)
-	if !fileExists(p) {
+	if !runs.FileExists(p) {
 		return figure{}
 	}
 	return figure{Src: r.rel(p), Caption: caption}

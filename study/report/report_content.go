@@ -1,8 +1,9 @@
-package study
+package report
 
 import (
 	"fmt"
 	"math"
+	"mnistgpu/study/runs"
 	"sort"
 	"strconv"
 	"strings"
@@ -110,8 +111,8 @@ func (r *reportRun) curves(d *document) {
 			sub.text("After %s: training loss %s, accuracy %s; validation loss %s, accuracy %s.",
 				plural(n, "epoch"), f4(h.TrainLoss), f4(h.TrainAcc), f4(h.ValLoss), f4(h.ValAcc))
 		}
-		d.addFigures(sub, r.figure(t, FigLoss, TaskTitle(t)+": training and validation loss"),
-			r.figure(t, FigAccuracy, TaskTitle(t)+": training and validation accuracy"))
+		d.addFigures(sub, r.figure(t, runs.FigLoss, runs.TaskTitle(t)+": training and validation loss"),
+			r.figure(t, runs.FigAccuracy, runs.TaskTitle(t)+": training and validation accuracy"))
 	}
 }
 
@@ -139,9 +140,9 @@ func (r *reportRun) testMetrics(d *document) {
 			{"test loss", f4(float64(m.TestLoss)), "—"},
 		}
 		if m.AUC != nil {
-			tb.Rows = append(tb.Rows, []string{"ROC AUC (micro / macro)", f4(float64(m.AUC.Micro)) + " / " + f4(float64(m.AUC.Macro)), "—"})
+			tb.Rows = append(tb.Rows, []string{"ROC runs.AUC (micro / macro)", f4(float64(m.AUC.Micro)) + " / " + f4(float64(m.AUC.Macro)), "—"})
 		}
-		tb.Caption = fmt.Sprintf("%s: test metrics on %s test images", TaskTitle(t), commas(m.Samples))
+		tb.Caption = fmt.Sprintf("%s: test metrics on %s test images", runs.TaskTitle(t), commas(m.Samples))
 		sub.table(tb)
 		cmp := fmt.Sprintf("Against the seed's %s: %s.", f4(seed[0]), points(m.Accuracy-seed[0]))
 		if r.o.Quick {
@@ -149,12 +150,12 @@ func (r *reportRun) testMetrics(d *document) {
 		}
 		sub.text("%s", cmp)
 		pc := &table{Head: []string{"class", "precision", "recall", "F1", "support"}, Num: []bool{false, true, true, true, true},
-			Caption: TaskTitle(t) + ": per class"}
+			Caption: runs.TaskTitle(t) + ": per class"}
 		for _, c := range m.PerClass {
 			pc.Rows = append(pc.Rows, []string{strconv.Itoa(c.Class), f4(c.Precision), f4(c.Recall), f4(c.F1), commas(c.Support)})
 		}
 		sub.table(pc)
-		d.addFigures(sub, r.figure(t, FigConfusion, TaskTitle(t)+": confusion matrix (rows true, columns predicted)"))
+		d.addFigures(sub, r.figure(t, runs.FigConfusion, runs.TaskTitle(t)+": confusion matrix (rows true, columns predicted)"))
 	}
 }
 
@@ -178,20 +179,20 @@ func topConfusions(m [][]int, n int) string {
 }
 
 // testErrors is how many test images a run classified wrongly.
-func testErrors(m Metrics) int {
+func testErrors(m runs.Metrics) int {
 	return m.Samples - int(math.Round(m.Accuracy*float64(m.Samples)))
 }
 
 func (r *reportRun) predictions(d *document) {
 	s := d.section("3", "Right and wrong predictions")
-	s.text("The first %d test images each network classified correctly and the first it got wrong, captioned with the predicted and the true label.", gridImages)
+	s.text("The first %d test images each network classified correctly and the first it got wrong, captioned with the predicted and the true label.", runs.GridImages)
 	for i, t := range tasks() {
 		sub := s.sub(fmt.Sprintf("3.%d", i+1), taskName(t))
 		m := r.main[t].Metrics
 		wrong := testErrors(m)
 		sub.text("%s of %s test images are wrong (%.2f %%). The most frequent confusions: %s.",
-			commas(wrong), commas(m.Samples), 100*float64(wrong)/float64(max(m.Samples, 1)), orNone(topConfusions(m.Confusion, 3)))
-		d.addFigures(sub, r.figure(t, FigCorrect, TaskTitle(t)+": correct predictions"), r.figure(t, FigWrong, TaskTitle(t)+": wrong predictions"))
+			commas(wrong), commas(m.Samples), 100*float64(wrong)/float64(max(m.Samples, 1)), runs.OrNone(topConfusions(m.Confusion, 3)))
+		d.addFigures(sub, r.figure(t, runs.FigCorrect, runs.TaskTitle(t)+": correct predictions"), r.figure(t, runs.FigWrong, runs.TaskTitle(t)+": wrong predictions"))
 	}
 }
 
@@ -208,7 +209,7 @@ func (r *reportRun) filters(d *document) {
 		sub.text("conv%d has %d filters, each %d input channels of %d×%d weights, drawn on a blue–white–red scale centred on zero.",
 			len(a.Channels), a.Channels[len(a.Channels)-1], in, a.Kernel, a.Kernel)
 	}
-	d.addFigures(sub, r.figure(model.TaskCNN, FigFilters, TaskTitle(model.TaskCNN)+": learned filters of the last conv layer"))
+	d.addFigures(sub, r.figure(model.TaskCNN, runs.FigFilters, runs.TaskTitle(model.TaskCNN)+": learned filters of the last conv layer"))
 }
 
 // analysis is section 5: every experiment in one table.
@@ -223,7 +224,7 @@ func (r *reportRun) analysis(d *document) {
 		"(about 0.17 points at 97 %% on 10,000 images)%s. One seed does not measure the spread between seeds, which is often larger: read differences "+
 		"within about half a point as ties. A run is diverged when its loss became NaN or its test accuracy is below %.1f (chance is 0.1); "+
 		"diverged runs are flagged and left out of every comparison.",
-		rep, plural(r.o.AblationEpochs, "epoch"), map[bool]string{true: " plus the spread between repeats", false: ""}[r.o.Repeat > 1], DivergedAccuracy)
+		rep, plural(r.o.AblationEpochs, "epoch"), map[bool]string{true: " plus the spread between repeats", false: ""}[r.o.Repeat > 1], runs.DivergedAccuracy)
 	tb := &table{Head: []string{"section", "task", "experiment", "values", "best", "accuracy", "largest gap", "beyond noise", "diverged runs"},
 		Num: []bool{false, false, false, false, false, true, true, false, true}, Flag: map[int]bool{}}
 	for _, a := range r.abl {
@@ -241,7 +242,7 @@ func (r *reportRun) analysis(d *document) {
 		if div > 0 {
 			tb.Flag[len(tb.Rows)] = true
 		}
-		tb.Rows = append(tb.Rows, []string{a.Number, TaskTitle(a.Task), a.Title, strings.Join(vals, " / "), bestName, bestAcc,
+		tb.Rows = append(tb.Rows, []string{a.Number, runs.TaskTitle(a.Task), a.Title, strings.Join(vals, " / "), bestName, bestAcc,
 			strings.TrimPrefix(points(spread), "+"), yesNo(clear), strconv.Itoa(div)})
 	}
 	s.table(tb)
@@ -257,7 +258,7 @@ func yesNo(b bool) string {
 
 func (r *reportRun) mlpVsCNN(d *document) {
 	s := d.section("6", "Without and with convolution layers: MLP vs CNN")
-	tb := &table{Head: []string{"model", "parameters", "test accuracy", "weighted F1", "test loss", "ROC AUC micro", "ROC AUC macro", "test errors", "accuracy per 1,000 parameters", "training time"},
+	tb := &table{Head: []string{"model", "parameters", "test accuracy", "weighted F1", "test loss", "ROC runs.AUC micro", "ROC runs.AUC macro", "test errors", "accuracy per 1,000 parameters", "training time"},
 		Num: []bool{false, true, true, true, true, true, true, true, true, true}}
 	for _, t := range tasks() {
 		m := r.main[t].Metrics
@@ -266,7 +267,7 @@ func (r *reportRun) mlpVsCNN(d *document) {
 			micro, macro = f4(float64(m.AUC.Micro)), f4(float64(m.AUC.Macro))
 		}
 		wrong := testErrors(m)
-		tb.Rows = append(tb.Rows, []string{TaskTitle(t), commas(m.Params), f4(m.Accuracy), f4(m.WeightedF1), f4(float64(m.TestLoss)), micro, macro,
+		tb.Rows = append(tb.Rows, []string{runs.TaskTitle(t), commas(m.Params), f4(m.Accuracy), f4(m.WeightedF1), f4(float64(m.TestLoss)), micro, macro,
 			commas(wrong), strconv.FormatFloat(m.Accuracy/float64(m.Params)*1000, 'f', 4, 64), duration(m.TrainSeconds)})
 	}
 	s.table(tb)
@@ -277,10 +278,10 @@ func (r *reportRun) mlpVsCNN(d *document) {
 			title = "Task 2: with convolution layers (CNN)"
 		}
 		sub := s.sub(fmt.Sprintf("6.%d", i+1), title)
-		tt := TaskTitle(t)
-		d.addFigures(sub, r.figure(t, FigROC, tt+": ROC curves, one class vs the rest"), r.figure(t, FigAccuracy, tt+": accuracy"),
-			r.figure(t, FigLoss, tt+": loss"), r.figure(t, FigConfusion, tt+": confusion matrix"),
-			r.figure(t, FigTSNEFinal, tt+": t-SNE of the test logits after training"))
+		tt := runs.TaskTitle(t)
+		d.addFigures(sub, r.figure(t, runs.FigROC, tt+": ROC curves, one class vs the rest"), r.figure(t, runs.FigAccuracy, tt+": accuracy"),
+			r.figure(t, runs.FigLoss, tt+": loss"), r.figure(t, runs.FigConfusion, tt+": confusion matrix"),
+			r.figure(t, runs.FigTSNEFinal, tt+": t-SNE of the test logits after training"))
 	}
 }
 
@@ -310,12 +311,12 @@ func (r *reportRun) mlpVsCNNSentence() string {
 // mainCell wraps a main run as an ablation cell for comparisons.
 func (r *reportRun) mainCell(t string) *ablCell {
 	rec := r.main[t]
-	c := &ablCell{Value: "main", Label: TaskTitle(t), Runs: []*RunRecord{rec}, Seed: math.NaN()}
+	c := &ablCell{Value: "main", Label: runs.TaskTitle(t), Runs: []*runs.Record{rec}, Seed: math.NaN()}
 	if why := rec.Diverged(); why != "" {
 		c.Why = []string{why}
 	} else {
-		c.Healthy = []*RunRecord{rec}
-		c.Acc = statOf([]float64{rec.Metrics.Accuracy})
+		c.Healthy = []*runs.Record{rec}
+		c.Acc = runs.StatOf([]float64{rec.Metrics.Accuracy})
 	}
 	return c
 }
@@ -337,8 +338,8 @@ func (r *reportRun) tsne(d *document) {
 			sub.text("Validation accuracy was %s after epoch 1 and %s after epoch %d (%s); validation loss went from %s to %s.",
 				f4(first.ValAcc), f4(last.ValAcc), last.Epoch, points(last.ValAcc-first.ValAcc), f4(first.ValLoss), f4(last.ValLoss))
 		}
-		d.addFigures(sub, r.figure(t, FigTSNEEpoch1, TaskTitle(t)+": t-SNE after epoch 1"),
-			r.figure(t, FigTSNEFinal, TaskTitle(t)+": t-SNE after training"))
+		d.addFigures(sub, r.figure(t, runs.FigTSNEEpoch1, runs.TaskTitle(t)+": t-SNE after epoch 1"),
+			r.figure(t, runs.FigTSNEFinal, runs.TaskTitle(t)+": t-SNE after training"))
 	}
 }
 
@@ -399,7 +400,7 @@ func (r *reportRun) claimItem(quote, flag, want string, note func(task string) s
 		if v == "" {
 			continue
 		}
-		p := fmt.Sprintf("%s: %s — %s.", TaskTitle(t), v, ev)
+		p := fmt.Sprintf("%s: %s — %s.", runs.TaskTitle(t), v, ev)
 		if note != nil {
 			if n := note(t); n != "" {
 				p += " " + n
@@ -457,7 +458,7 @@ func (r *reportRun) findings(d *document) {
 				continue
 			}
 			txt, _, _, _ := a.summary()
-			more = append(more, fmt.Sprintf("%s, %s (section %s): %s%s", TaskTitle(t), strings.ToLower(a.Title), a.Number, txt, r.flagNote(t, flag)))
+			more = append(more, fmt.Sprintf("%s, %s (section %s): %s%s", runs.TaskTitle(t), strings.ToLower(a.Title), a.Number, txt, r.flagNote(t, flag)))
 		}
 	}
 	for _, t := range tasks() {
@@ -465,7 +466,7 @@ func (r *reportRun) findings(d *document) {
 			first, last := h[0].ValAcc, h[len(h)-1].ValAcc
 			share := (first - 0.1) / (last - 0.1)
 			more = append(more, fmt.Sprintf("%s: validation accuracy %s after epoch 1 and %s after epoch %d, so epoch 1 made %.0f %% of the gain over chance (0.1) and the other %s %.0f %%.",
-				TaskTitle(t), f4(first), f4(last), h[len(h)-1].Epoch, 100*share, plural(len(h)-1, "epoch"), 100*(1-share)))
+				runs.TaskTitle(t), f4(first), f4(last), h[len(h)-1].Epoch, 100*share, plural(len(h)-1, "epoch"), 100*(1-share)))
 		}
 	}
 	s2.list(more)
@@ -478,7 +479,7 @@ func (r *reportRun) findings(d *document) {
 		}
 	}
 	if len(div) == 0 {
-		s3.text("No run diverged: every loss stayed finite and every test accuracy is at least %.1f.", DivergedAccuracy)
+		s3.text("No run diverged: every loss stayed runs.Finite and every test accuracy is at least %.1f.", runs.DivergedAccuracy)
 	} else {
 		s3.warn("%d of %d runs diverged; they are flagged in every table and left out of the comparisons.", len(div), len(r.jobs))
 		s3.list(div)
@@ -544,7 +545,7 @@ func (r *reportRun) dropoutNote(task string) string {
 	if with == nil || without == nil || !with.ok() || !without.ok() {
 		return ""
 	}
-	gap := func(rec *RunRecord) float64 { return rec.FinalValLoss() - rec.FinalTrainLoss() }
+	gap := func(rec *runs.Record) float64 { return rec.FinalValLoss() - rec.FinalTrainLoss() }
 	return fmt.Sprintf("Validation minus training loss: %s with dropout, %s without (the training loss is measured with dropout active, which inflates it).",
 		f4(gap(with.Healthy[0])), f4(gap(without.Healthy[0])))
 }
@@ -591,7 +592,7 @@ func (r *reportRun) ablationSection(d *document, s *section, a *ablResult) {
 		head, num = append(head, "seed report"), append(num, true)
 	}
 	head, num = append(head, "status", "run folder"), append(num, false, false)
-	tb := &table{Head: head, Num: num, Flag: map[int]bool{}, Caption: fmt.Sprintf("%s: %s (test accuracy equals weighted recall)", TaskTitle(a.Task), strings.ToLower(a.Title))}
+	tb := &table{Head: head, Num: num, Flag: map[int]bool{}, Caption: fmt.Sprintf("%s: %s (test accuracy equals weighted recall)", runs.TaskTitle(a.Task), strings.ToLower(a.Title))}
 	for i, c := range a.Cells {
 		label := c.Label
 		if c.Default {
@@ -601,7 +602,7 @@ func (r *reportRun) ablationSection(d *document, s *section, a *ablResult) {
 		for _, rec := range c.Runs {
 			losses = append(losses, float64(rec.Metrics.TestLoss))
 		}
-		row := []string{label, strconv.Itoa(len(c.Runs)), c.Row.Accuracy.Format(4), c.Row.WeightedF1.Format(4), statOf(losses).Format(4),
+		row := []string{label, strconv.Itoa(len(c.Runs)), c.Row.Accuracy.Format(4), c.Row.WeightedF1.Format(4), runs.StatOf(losses).Format(4),
 			c.Row.TrainLoss.Format(4), c.Row.ValLoss.Format(4), duration(c.Row.TrainSeconds.Mean)}
 		if hasSeed {
 			sv := "—"
@@ -623,7 +624,7 @@ func (r *reportRun) ablationSection(d *document, s *section, a *ablResult) {
 		tb.Rows = append(tb.Rows, row)
 	}
 	sub.table(tb)
-	d.addFigures(sub, figure{Src: a.Chart, Caption: fmt.Sprintf("%s: test error (1 − accuracy) by %s; the table has the numbers", TaskTitle(a.Task), a.Flag)})
+	d.addFigures(sub, figure{Src: a.Chart, Caption: fmt.Sprintf("%s: test error (1 − accuracy) by %s; the table has the numbers", runs.TaskTitle(a.Task), a.Flag)})
 	txt, _, _, _ := a.summary()
 	sub.text("%s%s", txt, r.flagNote(a.Task, a.Flag))
 	for _, c := range a.Cells {
@@ -673,7 +674,7 @@ func (r *reportRun) architectures(d *document) error {
 		if err != nil {
 			return err
 		}
-		tb.Caption = TaskTitle(t) + ": layers (PyTorch names and shapes)"
+		tb.Caption = runs.TaskTitle(t) + ": layers (PyTorch names and shapes)"
 		tables[t], layers[t], params[t] = tb, ls, n
 	}
 	a1 := r.mainCfg[model.TaskMLP].Arch

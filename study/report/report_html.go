@@ -1,4 +1,4 @@
-package study
+package report
 
 import (
 	"bytes"
@@ -25,7 +25,5 @@ func (d *document) html() ([]byte, error) {
 }
 
 // IsNum reports whether column i is numeric (right-aligned).
-func (t *table) IsNum(i int) bool { return i < len(t.Num) && t.Num[i] }
 
 // IsFlag reports whether row r is highlighted.
-func (t *table) IsFlag(r int) bool { return t.Flag[r] }

@@ -1,8 +1,10 @@
-// Package study runs the course report's experiments with mnistgpu: a single
-// training run that leaves a self-describing run folder (config.json,
-// history.csv, metrics.json, predictions.csv, model.safetensors, figures/),
-// and, built on it, sweeps and the whole report.
-package study
+// Package runs is one training run and what is read back from it: Train
+// leaves a self-describing run folder (config.json, history.csv,
+// metrics.json, predictions.csv, model.safetensors, train.log, figures/),
+// Read loads one, Evaluate and PredictFiles reuse a checkpoint, and Execute
+// makes a list of runs on parallel workers, skipping finished ones. The
+// sweep and report packages are built on it.
+package runs
 
 import (
 	"encoding/csv"
@@ -36,7 +38,7 @@ type DataConfig struct {
 
 // RunConfig is everything needed to rerun a training run; it is written to
 // config.json.
-type RunConfig struct {
+type Config struct {
 	Arch  model.Arch        `json:"arch"`
 	Train model.TrainConfig `json:"train"`
 	Data  DataConfig        `json:"data"`
@@ -142,7 +144,7 @@ func CheckOutDir(dir string) error {
 }
 
 // Train runs cfg on dev with data and writes the run folder dir.
-func Train(cfg RunConfig, dev kernels.Device, data *Data, dir string, log Logger) (*Result, error) {
+func Train(cfg Config, dev kernels.Device, data *Data, dir string, log Logger) (*Result, error) {
 	start := time.Now()
 	if err := CheckOutDir(dir); err != nil {
 		return nil, err
@@ -167,7 +169,7 @@ func Train(cfg RunConfig, dev kernels.Device, data *Data, dir string, log Logger
 		defer sets[i].Free(dev)
 	}
 	train, val, test := sets[0], sets[1], sets[2]
-	if err := writeJSON(filepath.Join(dir, "config.json"), cfg); err != nil {
+	if err := WriteJSON(filepath.Join(dir, "config.json"), cfg); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(log.Out, "%s on %s: %d train, %d validation, %d test images, %d parameters\n",
@@ -218,7 +220,7 @@ func Train(cfg RunConfig, dev kernels.Device, data *Data, dir string, log Logger
 	if err := WritePredictions(filepath.Join(dir, "predictions.csv"), test.Labels(), tested.Out); err != nil {
 		return nil, err
 	}
-	if err := writeJSON(filepath.Join(dir, "metrics.json"), m); err != nil {
+	if err := WriteJSON(filepath.Join(dir, "metrics.json"), m); err != nil {
 		return nil, err
 	}
 	if cfg.Figures {
@@ -235,7 +237,7 @@ func Train(cfg RunConfig, dev kernels.Device, data *Data, dir string, log Logger
 
 // checkpointMeta records in a checkpoint how its test set was made, so
 // `mnistgpu eval` rebuilds the same split.
-func checkpointMeta(cfg RunConfig) map[string]string {
+func checkpointMeta(cfg Config) map[string]string {
 	d, _ := json.Marshal(cfg.Data)
 	return map[string]string{"data": string(d), "seed": strconv.FormatUint(cfg.Train.Seed, 10),
 		"batch_size": strconv.Itoa(cfg.Train.BatchSize)}
@@ -281,7 +283,7 @@ func Test(tr *model.Trainer, test *model.Resident, withROC, features bool) (*Tes
 // outputs are NaN, which ROC and t-SNE cannot use).
 func allFinite(v []float32) bool {
 	for _, x := range v {
-		if !finite(float64(x)) {
+		if !Finite(float64(x)) {
 			return false
 		}
 	}
@@ -341,7 +343,7 @@ func writeHistory(path string, h []model.EpochStats) error {
 	})
 }
 
-func writeJSON(path string, v any) error {
+func WriteJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)

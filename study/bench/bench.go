@@ -1,8 +1,12 @@
-package study
+// Package bench measures training throughput per task and batch size and
+// writes bench.json, the schema scripts/torch_reference.py writes too, so
+// the two can be tabled side by side.
+package bench
 
 import (
 	"fmt"
 	"io"
+	"mnistgpu/study/runs"
 	"sort"
 	"text/tabwriter"
 
@@ -12,7 +16,7 @@ import (
 
 // BenchRow is one measurement of training throughput. The same schema is
 // written by scripts/torch_reference.py, so the two can be compared.
-type BenchRow struct {
+type Row struct {
 	Task      string `json:"task"`
 	BatchSize int    `json:"batch_size"`
 	// SecondsPerEpoch is the median over the timed epochs.
@@ -23,14 +27,14 @@ type BenchRow struct {
 }
 
 // BenchResult is bench.json.
-type BenchResult struct {
-	Framework string     `json:"framework"`
-	Device    string     `json:"device"`
-	Rows      []BenchRow `json:"rows"`
+type Result struct {
+	Framework string `json:"framework"`
+	Device    string `json:"device"`
+	Rows      []Row  `json:"rows"`
 }
 
 // BenchOptions selects what Bench measures.
-type BenchOptions struct {
+type Options struct {
 	Tasks      []string
 	BatchSizes []int
 	// Epochs are timed after one untimed warm-up epoch.
@@ -43,8 +47,8 @@ type BenchOptions struct {
 // Bench trains each task at each batch size with the default architecture
 // and SGD (lr 0.05, momentum 0.9, as scripts/torch_reference.py) on data.Train and reports the median seconds per epoch of
 // the timed epochs and the test accuracy after them.
-func Bench(dev kernels.Device, data *Data, o BenchOptions) (*BenchResult, error) {
-	res := &BenchResult{Framework: "mnistgpu", Device: dev.Name()}
+func Run(dev kernels.Device, data *runs.Data, o Options) (*Result, error) {
+	res := &Result{Framework: "mnistgpu", Device: dev.Name()}
 	train, err := model.Upload(dev, data.Train)
 	if err != nil {
 		return nil, err
@@ -71,8 +75,8 @@ func Bench(dev kernels.Device, data *Data, o BenchOptions) (*BenchResult, error)
 	return res, nil
 }
 
-func benchOne(dev kernels.Device, train, test *model.Resident, task string, bs int, o BenchOptions) (BenchRow, error) {
-	row := BenchRow{Task: task, BatchSize: bs, Epochs: o.Epochs}
+func benchOne(dev kernels.Device, train, test *model.Resident, task string, bs int, o Options) (Row, error) {
+	row := Row{Task: task, BatchSize: bs, Epochs: o.Epochs}
 	arch, err := model.DefaultArch(task)
 	if err != nil {
 		return row, err
@@ -122,7 +126,7 @@ func median(v []float64) float64 {
 
 // WriteTable prints res, and when ref is not nil its rows side by side with
 // the ratio ref/ours of seconds per epoch (above 1: mnistgpu is faster).
-func WriteTable(w io.Writer, res, ref *BenchResult) error {
+func WriteTable(w io.Writer, res, ref *Result) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	if ref == nil {
 		fmt.Fprintf(tw, "task\tbatch\ts/epoch\timages/s\ttest acc\t\n")
@@ -137,7 +141,7 @@ func WriteTable(w io.Writer, res, ref *BenchResult) error {
 	}
 	fmt.Fprintf(tw, "task\tbatch\t%s s/epoch\t%s s/epoch\tspeed-up\t%s acc\t%s acc\t\n", res.Framework, ref.Framework, res.Framework, ref.Framework)
 	for _, r := range res.Rows {
-		var p *BenchRow
+		var p *Row
 		for i := range ref.Rows {
 			if ref.Rows[i].Task == r.Task && ref.Rows[i].BatchSize == r.BatchSize {
 				p = &ref.Rows[i]
@@ -158,9 +162,9 @@ func WriteTable(w io.Writer, res, ref *BenchResult) error {
 }
 
 // ReadBench reads a bench.json (ours or PyTorch's).
-func ReadBench(path string) (*BenchResult, error) {
-	var r BenchResult
-	if err := readJSON(path, &r); err != nil {
+func Read(path string) (*Result, error) {
+	var r Result
+	if err := runs.ReadJSON(path, &r); err != nil {
 		return nil, err
 	}
 	if len(r.Rows) == 0 {
@@ -170,4 +174,4 @@ func ReadBench(path string) (*BenchResult, error) {
 }
 
 // WriteBench writes res as JSON.
-func WriteBench(path string, res *BenchResult) error { return writeJSON(path, res) }
+func Write(path string, res *Result) error { return runs.WriteJSON(path, res) }

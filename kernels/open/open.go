@@ -1,6 +1,6 @@
-// Package devices opens the compute device a run asks for: the GPU when the
+// Package open opens the compute device a run asks for: the GPU when the
 // CUDA libraries load and a device exists, otherwise the CPU, saying why.
-package devices
+package open
 
 import (
 	"fmt"
@@ -10,11 +10,11 @@ import (
 	"mnistgpu/kernels/cuda"
 )
 
-// Open returns the device for want: "cuda" (an error when the GPU path is
+// Device returns the device for want: "cuda" (an error when the GPU path is
 // not available), "cpu", or "auto" (the GPU when usable, else the CPU with
 // a note saying why). gpu picks a device among the visible ones; threads
 // sizes the CPU device (0: all cores).
-func Open(want string, gpu, threads int) (dev kernels.Device, note string, err error) {
+func Device(want string, gpu, threads int) (dev kernels.Device, note string, err error) {
 	switch want {
 	case "cpu":
 		return cpu.New(threads), "", nil

@@ -1,4 +1,4 @@
-package study
+package runs
 
 import (
 	"encoding/json"
@@ -94,11 +94,11 @@ func Evaluate(ck *model.Checkpoint, dev kernels.Device, out string, o EvalOption
 	if err := WritePredictions(filepath.Join(out, "predictions.csv"), test.Labels(), outs); err != nil {
 		return m, err
 	}
-	if err := writeJSON(filepath.Join(out, "metrics.json"), m); err != nil {
+	if err := WriteJSON(filepath.Join(out, "metrics.json"), m); err != nil {
 		return m, err
 	}
 	if o.Figures {
-		rc := RunConfig{Arch: ck.Arch, Figures: true, TSNEPoints: o.TSNEPoints, TSNELayer: o.TSNELayer}
+		rc := Config{Arch: ck.Arch, Figures: true, TSNEPoints: o.TSNEPoints, TSNELayer: o.TSNELayer}
 		rc.Train.Seed = seed
 		if err := newFigureSet(rc, out, data).testFigures(net, tested, "(evaluated checkpoint)"); err != nil {
 			return m, err

@@ -1,7 +1,8 @@
-package study
+package report
 
 import (
 	"fmt"
+	"mnistgpu/study/internal/mdtable"
 	"strings"
 )
 
@@ -39,15 +40,8 @@ type block struct {
 	Figures []figure
 }
 
-// table is a table with a header row; Num marks right-aligned columns.
-type table struct {
-	Caption string
-	Head    []string
-	Rows    [][]string
-	Num     []bool
-	// Flag marks rows to highlight (diverged runs), by row index.
-	Flag map[int]bool
-}
+// table is a pipe table of the report (see mdtable.Table).
+type table = mdtable.Table
 
 // figure is an image by its path relative to the report folder.
 type figure struct {
@@ -150,42 +144,12 @@ func (bl block) markdown() string {
 		}
 		b.WriteString("\n")
 	case bl.Table != nil:
-		b.WriteString(bl.Table.markdown())
+		b.WriteString(bl.Table.Markdown())
 		b.WriteString("\n")
 	case bl.Figures != nil:
 		for _, f := range bl.Figures {
 			fmt.Fprintf(&b, "![Figure %d](%s)\n\n*Figure %d: %s*\n\n", f.N, f.Src, f.N, f.Caption)
 		}
-	}
-	return b.String()
-}
-
-// markdown renders t as a pipe table (with its caption above it).
-func (t *table) markdown() string {
-	var b strings.Builder
-	if t.Caption != "" {
-		fmt.Fprintf(&b, "*%s*\n\n", t.Caption)
-	}
-	cell := func(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
-	b.WriteString("|")
-	for _, h := range t.Head {
-		fmt.Fprintf(&b, " %s |", cell(h))
-	}
-	b.WriteString("\n|")
-	for i := range t.Head {
-		if i < len(t.Num) && t.Num[i] {
-			b.WriteString(" ---: |")
-		} else {
-			b.WriteString(" --- |")
-		}
-	}
-	b.WriteString("\n")
-	for _, r := range t.Rows {
-		b.WriteString("|")
-		for _, c := range r {
-			fmt.Fprintf(&b, " %s |", cell(c))
-		}
-		b.WriteString("\n")
 	}
 	return b.String()
 }

@@ -1,4 +1,4 @@
-package devices
+package open
 
 import (
 	"strings"
@@ -25,7 +25,7 @@ func TestOpen(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.want, func(t *testing.T) {
-			dev, note, err := Open(c.want, 0, 1)
+			dev, note, err := Device(c.want, 0, 1)
 			if c.err != "" {
 				if err == nil || !strings.Contains(err.Error(), c.err) {
 					t.Fatalf("want an error containing %q, got %v", c.err, err)

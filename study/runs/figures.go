@@ -1,4 +1,4 @@
-package study
+package runs
 
 import (
 	"context"
@@ -26,20 +26,20 @@ const (
 	FigTSNEFinal  = "tsne_final.png"
 )
 
-// gridImages is how many images each prediction grid shows, in gridCols
+// GridImages is how many images each prediction grid shows, in gridCols
 // columns.
-const gridImages, gridCols = 32, 8
+const GridImages, gridCols = 32, 8
 
 // figureSet makes a run's figures. The t-SNE after the first epoch needs
 // the activations at that point, so it keeps them until the end.
 type figureSet struct {
-	cfg    RunConfig
+	cfg    Config
 	dir    string
 	data   *Data
 	epoch1 [][]float32 // t-SNE input after epoch 1
 }
 
-func newFigureSet(cfg RunConfig, dir string, data *Data) *figureSet {
+func newFigureSet(cfg Config, dir string, data *Data) *figureSet {
 	return &figureSet{cfg: cfg, dir: filepath.Join(dir, "figures"), data: data}
 }
 
@@ -173,11 +173,11 @@ func CurveFigures(lossPath, accPath, task string, hist []model.EpochStats) error
 func PredictionGrids(correctPath, wrongPath, task string, test *dataset.Set, pred []int) error {
 	var right, wrong []plots.Thumb
 	labels := test.Labels
-	for i := 0; i < len(pred) && (len(right) < gridImages || len(wrong) < gridImages); i++ {
+	for i := 0; i < len(pred) && (len(right) < GridImages || len(wrong) < GridImages); i++ {
 		th := plots.Thumb{Pix: test.Image(i), Caption: fmt.Sprintf("pred %d / true %d", pred[i], labels[i]), Wrong: pred[i] != int(labels[i])}
-		if th.Wrong && len(wrong) < gridImages {
+		if th.Wrong && len(wrong) < GridImages {
 			wrong = append(wrong, th)
-		} else if !th.Wrong && len(right) < gridImages {
+		} else if !th.Wrong && len(right) < GridImages {
 			right = append(right, th)
 		}
 	}
