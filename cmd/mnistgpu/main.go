@@ -24,7 +24,7 @@ func (e *exitError) Error() string { return e.msg }
 
 func main() {
 	app := newApp()
-	if err := app.Run(os.Args); err != nil {
+	if err := app.Run(reorderArgs(app, os.Args)); err != nil {
 		code := 1
 		var ee *exitError
 		if errors.As(err, &ee) {
