@@ -12,6 +12,8 @@ import (
 	"os"
 
 	"github.com/urfave/cli/v2"
+
+	"mnistgpu/internal/buildinfo"
 )
 
 // exitError carries a one-line message and an exit code to main.
@@ -44,6 +46,7 @@ func newApp() *cli.App {
 			"   mnistgpu train cnn                     # task 2 with the study's defaults, on the GPU if there is one\n" +
 			"   mnistgpu train mlp --epochs 3 --device cpu\n" +
 			"   mnistgpu devices                       # which GPU and CUDA libraries were found, or why not",
+		Version:              buildinfo.Read().Version,
 		HideHelpCommand:      true,
 		EnableBashCompletion: false,
 		Commands: []*cli.Command{

@@ -20,6 +20,7 @@ import (
 	"mnistgpu/dataset"
 	"mnistgpu/eval"
 	"mnistgpu/internal/atomicfile"
+	"mnistgpu/internal/buildinfo"
 	"mnistgpu/kernels"
 	"mnistgpu/model"
 )
@@ -54,7 +55,15 @@ type Config struct {
 	TSNELayer  string `json:"tsne_layer"`
 	// Command is the command line that produced the run.
 	Command string `json:"command"`
+	// Build is the binary that ran: version, VCS revision and Go release.
+	Build buildinfo.Info `json:"build"`
+	// Libraries are the driver's and libraries' versions of a device that
+	// names them (the GPU: cuda_driver, nvrtc, cublas, cudnn).
+	Libraries map[string]string `json:"libraries,omitempty"`
 }
+
+// versioned is a device that names its driver and library versions.
+type versioned interface{ Versions() map[string]string }
 
 // Data is a loaded and split data set.
 type Data struct {
@@ -150,6 +159,10 @@ func Train(cfg Config, dev kernels.Device, data *Data, dir string, log Logger) (
 		return nil, err
 	}
 	cfg.DeviceName = dev.Name()
+	cfg.Build = buildinfo.Read()
+	if v, ok := dev.(versioned); ok {
+		cfg.Libraries = v.Versions()
+	}
 	cfg.Data.Dir = data.Dir
 	net, err := model.Build(dev, cfg.Arch, cfg.Train.BatchSize, cfg.Train.Seed)
 	if err != nil {
