@@ -8,7 +8,6 @@ import (
 
 	"mnistgpu/kernels"
 	"mnistgpu/kernels/cpu"
-	"mnistgpu/kernels/cuda"
 	"mnistgpu/kernels/open"
 )
 
@@ -31,7 +30,7 @@ func devicesCommand() *cli.Command {
 			"libcuda.so.1, libcublas.so.13/12, libcudnn.so.9 and libnvrtc.so.13/12.\n" +
 			"Always exits 0: a machine without a GPU trains on the CPU.",
 		Action: func(c *cli.Context) error {
-			fmt.Print(cuda.Probe().String())
+			fmt.Print(probeCUDA().String())
 			fmt.Printf("cpu: %s\n", cpu.New(0).Name())
 			return nil
 		},

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -32,9 +33,20 @@ func main() {
 		if errors.As(err, &ee) {
 			code = ee.code
 		}
-		fmt.Fprintf(os.Stderr, "mnistgpu: %v\n", err)
+		fmt.Fprintln(os.Stderr, errorLine(err))
 		os.Exit(code)
 	}
+}
+
+// errorLine is err as the one line main prints: one "mnistgpu: " prefix
+// (a message that already starts with it does not get a second), line
+// breaks and runs of spaces folded into single spaces.
+func errorLine(err error) string {
+	msg := strings.Join(strings.Fields(err.Error()), " ")
+	for strings.HasPrefix(msg, "mnistgpu: ") {
+		msg = strings.TrimPrefix(msg, "mnistgpu: ")
+	}
+	return "mnistgpu: " + msg
 }
 
 func newApp() *cli.App {

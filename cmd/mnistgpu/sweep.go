@@ -17,7 +17,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"mnistgpu/kernels"
-	"mnistgpu/kernels/cuda"
 	"mnistgpu/kernels/open"
 	"mnistgpu/model"
 	"mnistgpu/study/runs"
@@ -266,9 +265,9 @@ func flagConfig(fixed map[string]string) runs.ConfigFunc {
 	}
 }
 
-// probeCUDA is cuda.Probe, run once: choosing --parallel, opening each
+// probeCUDA is open.Probe, run once: choosing --parallel, opening each
 // worker's device and describing the device all ask it.
-var probeCUDA = sync.OnceValue(cuda.Probe)
+var probeCUDA = sync.OnceValue(open.Probe)
 
 // gpusPerWorkerShared is how many runs share one GPU by default: the
 // study's networks are far too small to keep an H100 busy, so several runs

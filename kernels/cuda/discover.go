@@ -3,6 +3,7 @@ package cuda
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // LibPathEnv names an environment variable of colon-separated folders that
@@ -416,14 +418,68 @@ func findLib(s searchSpec, spec libSpec) (*dynlib, error) {
 			}
 		}
 	}
-	msg := fmt.Sprintf("%s: not found in %s", strings.Join(spec.sonames, " or "), strings.Join(places, ", "))
-	if len(places) == 0 {
-		msg = fmt.Sprintf("%s: not found (empty search path)", strings.Join(spec.sonames, " or "))
+	return nil, &LoadError{Sonames: spec.sonames, Places: places, Tried: tried}
+}
+
+// LoadError says that a CUDA library was not found, or found and not
+// loaded. Error names every place searched and every file tried (what
+// `mnistgpu devices` shows); Short is the one-line summary for an error
+// message or a note.
+type LoadError struct {
+	Sonames []string // the names looked for, in order of preference
+	Places  []string // where, as a person would describe them
+	Tried   []string // files found that did not load, each with the loader's error
+}
+
+// Error is the full account: where the library was looked for and why
+// each file found did not load.
+func (e *LoadError) Error() string {
+	msg := fmt.Sprintf("%s: not found in %s", strings.Join(e.Sonames, " or "), strings.Join(e.Places, ", "))
+	if len(e.Places) == 0 {
+		msg = fmt.Sprintf("%s: not found (empty search path)", strings.Join(e.Sonames, " or "))
 	}
-	if len(tried) > 0 {
-		msg += "; tried " + strings.Join(tried, "; ")
+	if len(e.Tried) > 0 {
+		msg += "; tried " + strings.Join(e.Tried, "; ")
 	}
-	return nil, fmt.Errorf("%s", msg)
+	return msg
+}
+
+// Short is e in a few words: "libcuda.so.1 not found", or "libcuda.so.1
+// found but did not load" when files were found and failed.
+func (e *LoadError) Short() string {
+	name := strings.Join(e.Sonames, " or ")
+	if len(e.Tried) > 0 {
+		return name + " found but did not load"
+	}
+	return name + " not found"
+}
+
+// briefMax is the longest Brief returns.
+const briefMax = 100
+
+// Brief is a one-line summary of an error from Open or of Probe's
+// Problem, for messages that point to `mnistgpu devices` for the detail:
+// a library that did not load becomes its LoadError's Short, the "cuda: "
+// prefix is dropped, and what remains is cut to about 100 characters at a
+// word boundary.
+func Brief(err error) string {
+	if err == nil {
+		return ""
+	}
+	var le *LoadError
+	if errors.As(err, &le) {
+		return le.Short()
+	}
+	s := strings.TrimPrefix(strings.Join(strings.Fields(err.Error()), " "), "cuda: ")
+	if len(s) <= briefMax {
+		return s
+	}
+	cut := strings.LastIndexByte(s[:briefMax], ' ')
+	if cut < briefMax/2 { // no space near the end: cut at a character boundary
+		for cut = briefMax; !utf8.RuneStart(s[cut]); cut-- {
+		}
+	}
+	return strings.TrimRight(s[:cut], " ,;:") + " …"
 }
 
 // The libraries, loaded once per process (dlopen state is process-wide).

@@ -3,6 +3,8 @@ package cuda
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -239,5 +241,42 @@ func TestParseLdconfigP(t *testing.T) {
 	}
 	if got := m["libcuda.so.1"]; len(got) != 1 || got[0] != want {
 		t.Errorf("libcuda.so.1 → %v, want [%s]", got, want)
+	}
+}
+
+func TestBrief(t *testing.T) {
+	long := strings.Repeat("word ", 40)
+	cases := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"nil", nil, ""},
+		{"not found", &LoadError{Sonames: []string{"libcuda.so.1"}, Places: []string{"LD_LIBRARY_PATH", "the ldconfig cache"}},
+			"libcuda.so.1 not found"},
+		{"wrapped, two names", fmt.Errorf("cuda: %w", &LoadError{Sonames: []string{"libcublas.so.13", "libcublas.so.12"}}),
+			"libcublas.so.13 or libcublas.so.12 not found"},
+		{"did not load", &LoadError{Sonames: []string{"libcuda.so.1"}, Tried: []string{"/x/libcuda.so.1: invalid ELF header"}},
+			"libcuda.so.1 found but did not load"},
+		{"prefix dropped", errors.New("cuda: cuInit: CUDA_ERROR_NO_DEVICE: no CUDA-capable device is detected"),
+			"cuInit: CUDA_ERROR_NO_DEVICE: no CUDA-capable device is detected"},
+		{"long cut at a word", errors.New("cuda: " + long), strings.TrimSpace(long[:100]) + " …"},
+		{"one line", errors.New("cuda: a\nb"), "a b"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := Brief(c.err); got != c.want {
+				t.Fatalf("Brief = %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+func TestLoadErrorKeepsDetail(t *testing.T) {
+	e := &LoadError{Sonames: []string{"libcuda.so.1"}, Places: []string{"/opt/a", "LD_LIBRARY_PATH"}, Tried: []string{"/opt/a/libcuda.so.1: bad"}}
+	for _, want := range []string{"libcuda.so.1: not found in /opt/a, LD_LIBRARY_PATH", "tried /opt/a/libcuda.so.1: bad"} {
+		if !strings.Contains(e.Error(), want) {
+			t.Errorf("Error() = %q lacks %q", e.Error(), want)
+		}
 	}
 }
