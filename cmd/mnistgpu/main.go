@@ -50,7 +50,7 @@ func errorLine(err error) string {
 }
 
 func newApp() *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:  "mnistgpu",
 		Usage: "train the MNIST study's MLP and CNN on an NVIDIA GPU or the CPU, and write its figures and tables",
 		Description: "Typical use:\n" +
@@ -75,4 +75,6 @@ func newApp() *cli.App {
 			return &exitError{msg: err.Error() + " (see --help)", code: 2}
 		},
 	}
+	moveDefaults(app.Commands)
+	return app
 }

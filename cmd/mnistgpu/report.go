@@ -15,6 +15,7 @@ import (
 )
 
 func reportCommand() *cli.Command {
+	full, quick := report.Preset(false), report.Preset(true)
 	return &cli.Command{
 		Name:  "report",
 		Usage: "run the seed's whole study and write OUT/index.html and OUT/README.md",
@@ -24,22 +25,23 @@ func reportCommand() *cli.Command {
 			"report in sections 1-13 as the seed's: curves, test metrics, predictions, filters, analysis,\n" +
 			"MLP vs CNN, t-SNE, findings written from the numbers, ablation tables and charts, architectures.\n" +
 			"Finished runs in OUT are reused, so an interrupted report resumes.\n\n" +
-			"Full: 10 epochs on all 54,000 training images (minutes on a GPU). --quick: 2 epochs on the first\n" +
-			"10,000 images and t-SNE of 1,000 points (a few minutes on a laptop CPU).\n\n" +
+			wrap("Full: "+presetSummary(full)+" ("+fullTime+").", 100) + "\n" +
+			wrap("--quick: "+presetSummary(quick)+" ("+quickTime+").", 100) + "\n\n" +
 			"Examples:\n" +
 			"   mnistgpu report --out report\n" +
 			"   mnistgpu report --quick --device cpu --out report-quick",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "out", Value: "report", Usage: "report folder"},
-			&cli.BoolFlag{Name: "quick", Usage: "a quick report: 2 epochs on 10,000 training images, t-SNE of 1,000 points"},
+			&cli.BoolFlag{Name: "quick", Usage: "a quick report: " + presetSummary(quick)},
 			&cli.StringFlag{Name: "device", Value: "auto", Usage: "auto (GPU if usable, else CPU), cpu or cuda"},
 			&cli.IntFlag{Name: "gpu", Usage: "which GPU (default: GPU 0, or one per worker with --parallel and several GPUs)"},
 			&cli.IntFlag{Name: "threads", Usage: "CPU threads in all (default: all cores), shared by the --parallel workers"},
 			&cli.StringFlag{Name: "data", Usage: "folder with the MNIST IDX files (default $MNISTGPU_DATA, then ./data/mnist)"},
 			&cli.IntFlag{Name: "parallel", Usage: "runs at once (default: one per CPU core, one thread each; one per GPU; or 4 sharing one GPU)"},
-			&cli.IntFlag{Name: "epochs", Usage: "epochs of every run (default 10, 2 with --quick)"},
-			&cli.IntFlag{Name: "subset", Usage: "train every run on the first N training images (default all, 10,000 with --quick)"},
-			&cli.IntFlag{Name: "tsne-points", Usage: "test images embedded by t-SNE (default 5000, 1000 with --quick)"},
+			&cli.IntFlag{Name: "epochs", Usage: "epochs of every run", DefaultText: presetEpochs(full) + "; with --quick " + presetEpochs(quick)},
+			&cli.IntFlag{Name: "subset", Usage: "train every run on the first N training images", DefaultText: presetImages(full) + "; with --quick " + presetImages(quick)},
+			&cli.IntFlag{Name: "tsne-points", Usage: "test images embedded by t-SNE",
+				DefaultText: thousands(full.TSNEPoints) + "; with --quick " + thousands(quick.TSNEPoints)},
 			&cli.IntFlag{Name: "repeat", Value: 1, Usage: "runs per ablation value (seeds seed, seed+1, ...) for error bars"},
 		},
 		Action: reportAction,

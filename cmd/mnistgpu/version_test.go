@@ -23,9 +23,15 @@ func TestVersion(t *testing.T) {
 	data := mnistDir(t)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "run")
-	if _, stderr, code := run(t, dir, nil, "train", "mlp", "--epochs", "1", "--subset", "100", "--no-figures",
-		"--device", "cpu", "--data", data, "--out", out); code != 0 {
+	stdout, stderr, code := run(t, dir, nil, "train", "mlp", "--epochs", "1", "--subset", "100", "--no-figures",
+		"--device", "cpu", "--data", data, "--out", out)
+	if code != 0 {
 		t.Fatalf("train: exit %d: %s", code, stderr)
+	}
+	// --subset cuts the training images left after validation is held
+	// out; validation stays 10 % of the full training set (README.md).
+	if !strings.Contains(stdout, "100 train, 6000 validation, 10000 test images") {
+		t.Errorf("train --subset 100: %q", stdout)
 	}
 	b, err := os.ReadFile(filepath.Join(out, "config.json"))
 	if err != nil {

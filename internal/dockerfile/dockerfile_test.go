@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -19,6 +20,7 @@ const (
 	dockerfileName   = "Dockerfile.cuda"
 	dockerignoreName = ".dockerignore"
 	readmeName       = "README.md"
+	makefileName     = "Makefile"
 )
 
 // The image's contract with the binary and with users.
@@ -262,6 +264,43 @@ func absIn(dir, p string) string {
 	return path.Join(dir, p)
 }
 
+// globalArgs returns the ARGs declared before the first FROM: every name
+// declared, and the default of those that have one.
+func globalArgs(ins []instr) (declared map[string]bool, defaults map[string]string) {
+	declared, defaults = map[string]bool{}, map[string]string{}
+	for _, in := range ins {
+		if in.Cmd == "FROM" {
+			break
+		}
+		if in.Cmd != "ARG" {
+			continue
+		}
+		for _, w := range words(in.Args) {
+			k, v, ok := strings.Cut(w, "=")
+			declared[k] = true
+			if ok {
+				defaults[k] = v
+			}
+		}
+	}
+	return declared, defaults
+}
+
+var argRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)`)
+
+// expand replaces $NAME and ${NAME} by vals[NAME] where NAME has a value,
+// as Docker does in FROM; other references stay as they are.
+func expand(s string, vals map[string]string) string {
+	return argRef.ReplaceAllStringFunc(s, func(ref string) string {
+		m := argRef.FindStringSubmatch(ref)
+		name := m[1] + m[2]
+		if v, ok := vals[name]; ok {
+			return v
+		}
+		return ref
+	})
+}
+
 // ---------------------------------------------------------------------------
 // The checks.
 
@@ -277,12 +316,22 @@ var (
 	goBuildRE    = regexp.MustCompile(`\bgo build\b`)
 	fetchMNISTRE = regexp.MustCompile(`\bgo run (?:\./)?scripts/fetch-mnist\b\s*([^\s;&|]*)`)
 	outFlagRE    = regexp.MustCompile(`\s-o[ =](\S+)`)
-	cudaTagRE    = regexp.MustCompile(`^13\.\d+\.\d+-`)
+	cudaTagRE    = regexp.MustCompile(`^(\d+)\.\d+\.\d+-`)
 )
 
-// check holds a Dockerfile's text to what Dockerfile.cuda must be, with
-// goVersion the `go` directive of go.mod. It returns every finding.
+// check holds a Dockerfile's text to what Dockerfile.cuda must be when
+// built without build arguments (a CUDA 13 runtime), with goVersion the
+// `go` directive of go.mod. It returns every finding.
 func check(src, goVersion string) []finding {
+	return checkWith(src, goVersion, nil, "13")
+}
+
+// checkWith is check for a build with the build arguments buildArgs
+// (docker build --build-arg K=V), whose runtime stage must be a CUDA
+// cudaMajor image. A build argument must be declared by an ARG before the
+// first FROM (else Docker ignores it); a FROM may name its image through
+// such an ARG, which then needs a default.
+func checkWith(src, goVersion string, buildArgs map[string]string, cudaMajor string) []finding {
 	var found []finding
 	add := func(c, format string, a ...any) { found = append(found, finding{c, fmt.Sprintf(format, a...)}) }
 
@@ -293,6 +342,17 @@ func check(src, goVersion string) []finding {
 	st, err := stages(ins)
 	if err != nil {
 		return []finding{{"parse", err.Error()}}
+	}
+	declared, vals := globalArgs(ins)
+	for _, k := range slices.Sorted(maps.Keys(buildArgs)) {
+		if !declared[k] {
+			add("build-arg", "--build-arg %s: no ARG %s before the first FROM, so Docker would ignore it", k, k)
+			continue
+		}
+		vals[k] = buildArgs[k]
+	}
+	for _, s := range st {
+		s.Image = expand(s.Image, vals)
 	}
 	if len(st) != 2 {
 		add("stages", "want exactly two FROM stages (a golang build stage and an nvidia/cuda runtime stage), have %d", len(st))
@@ -317,9 +377,10 @@ func check(src, goVersion string) []finding {
 		case tag == "" || tag == "latest":
 			add("cuda-image", "line %d: %s: the tag must be pinned, not %q", run.Line, run.Image, tag)
 		case strings.Contains(tag, "$"):
-			add("cuda-image", "line %d: %s: the tag must be written out, not a variable", run.Line, run.Image)
-		case !cudaTagRE.MatchString(tag) || !strings.Contains(tag, "cudnn") || !strings.Contains(tag, "runtime"):
-			add("cuda-image", "line %d: %s: want an exact CUDA 13.x.y cuDNN runtime tag such as 13.0.2-cudnn-runtime-ubuntu24.04", run.Line, run.Image)
+			add("cuda-image", "line %d: %s: the tag must be written out, or an ARG with a pinned default, not a variable without one", run.Line, run.Image)
+		case !cudaTagRE.MatchString(tag) || cudaTagRE.FindStringSubmatch(tag)[1] != cudaMajor ||
+			!strings.Contains(tag, "cudnn") || !strings.Contains(tag, "runtime"):
+			add("cuda-image", "line %d: %s: want an exact CUDA %s.x.y cuDNN runtime tag such as %s.0.2-cudnn-runtime-ubuntu24.04", run.Line, run.Image, cudaMajor, cudaMajor)
 		}
 	}
 
@@ -542,8 +603,70 @@ func TestDockerfileCUDA(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range check(readFile(t, dockerfileName), goVersion) {
+	src := readFile(t, dockerfileName)
+	for _, f := range check(src, goVersion) {
 		t.Errorf("%s: %s", dockerfileName, f)
+	}
+	// make docker-cuda12: the CUDA 12 base, passed as the build argument BASE.
+	mk := readFile(t, makefileName)
+	m := regexp.MustCompile(`(?m)^CUDA12_BASE\s*\??=\s*(\S+)\s*$`).FindStringSubmatch(mk)
+	if m == nil {
+		t.Fatalf("%s does not set CUDA12_BASE", makefileName)
+	}
+	target := regexp.MustCompile(`(?m)^docker-cuda12:.*\n\t(.*)$`).FindStringSubmatch(mk)
+	if target == nil || !strings.Contains(target[1], "docker build -f "+dockerfileName) ||
+		!strings.Contains(target[1], "--build-arg BASE=$(CUDA12_BASE)") {
+		t.Fatalf("%s: want a docker-cuda12 target running docker build -f %s --build-arg BASE=$(CUDA12_BASE), got %q", makefileName, dockerfileName, target)
+	}
+	for _, f := range checkWith(src, goVersion, map[string]string{"BASE": m[1]}, "12") {
+		t.Errorf("%s with BASE=%s: %s", dockerfileName, m[1], f)
+	}
+	// The Dockerfile's comment gives the same CUDA 12 tag as the Makefile.
+	if !strings.Contains(src, "--build-arg BASE="+m[1]) {
+		t.Errorf("%s does not show --build-arg BASE=%s", dockerfileName, m[1])
+	}
+}
+
+// TestCheckBuildArgs: a base image named by a global ARG, overridden by a
+// build argument, is held to the CUDA major asked for.
+func TestCheckBuildArgs(t *testing.T) {
+	withArg := "ARG BASE=nvidia/cuda:13.0.2-cudnn-runtime-ubuntu24.04\n" +
+		strings.Replace(good, "FROM nvidia/cuda:13.0.2-cudnn-runtime-ubuntu24.04", "FROM ${BASE} AS runtime\nARG BASE", 1)
+	cuda12 := "nvidia/cuda:12.9.1-cudnn-runtime-ubuntu24.04"
+	tests := []struct {
+		name  string
+		src   string
+		args  map[string]string
+		major string
+		want  string // the check that must fail; "" for none
+	}{
+		{"default", withArg, nil, "13", ""},
+		{"cuda 12 by build arg", withArg, map[string]string{"BASE": cuda12}, "12", ""},
+		{"$NAME form", strings.Replace(withArg, "${BASE}", "$BASE", 1), map[string]string{"BASE": cuda12}, "12", ""},
+		{"default is not 12", withArg, nil, "12", "cuda-image"},
+		{"cuda 12 where 13 is wanted", withArg, map[string]string{"BASE": cuda12}, "13", "cuda-image"},
+		{"build arg latest", withArg, map[string]string{"BASE": "nvidia/cuda:latest"}, "12", "cuda-image"},
+		{"build arg devel", withArg, map[string]string{"BASE": "nvidia/cuda:12.9.1-cudnn-devel-ubuntu24.04"}, "12", "cuda-image"},
+		{"build arg not cuda", withArg, map[string]string{"BASE": "ubuntu:24.04"}, "12", "cuda-image"},
+		{"undeclared build arg", withArg, map[string]string{"CUDA": cuda12}, "13", "build-arg"},
+		{"arg without default", strings.Replace(withArg, "ARG BASE=nvidia/cuda:13.0.2-cudnn-runtime-ubuntu24.04", "ARG BASE", 1), nil, "13", "cuda-image"},
+		{"arg declared after FROM only", strings.Replace(withArg, "ARG BASE=nvidia/cuda:13.0.2-cudnn-runtime-ubuntu24.04\n", "", 1),
+			map[string]string{"BASE": cuda12}, "12", "build-arg"},
+		{"arg default cuda 12", strings.Replace(withArg, "13.0.2", "12.9.1", 1), nil, "13", "cuda-image"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			found := checkWith(tt.src, "1.26.8", tt.args, tt.major)
+			if tt.want == "" {
+				if len(found) != 0 {
+					t.Fatalf("want no findings, got %v", found)
+				}
+				return
+			}
+			if !slices.ContainsFunc(found, func(f finding) bool { return f.Check == tt.want }) {
+				t.Errorf("want a %q finding, got %v", tt.want, found)
+			}
+		})
 	}
 }
 
@@ -788,7 +911,7 @@ func TestReadmeDocumentsDocker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"docker run --gpus all", dockerfileName} {
+	for _, want := range []string{"docker run --gpus all", dockerfileName, "make docker-cuda12", "580", "525"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("%s does not mention %q", readmeName, want)
 		}
