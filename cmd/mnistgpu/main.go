@@ -57,8 +57,9 @@ func newApp() *cli.App {
 			"   mnistgpu data                          # put MNIST in ./data/mnist (from the pinned Go module)\n" +
 			"   mnistgpu train cnn                     # task 2 with the study's defaults, on the GPU if there is one\n" +
 			"   mnistgpu train mlp --epochs 3 --device cpu\n" +
-			"   mnistgpu devices                       # which GPU and CUDA libraries were found, or why not",
-		Version:              buildinfo.Read().Version,
+			"   mnistgpu devices                       # which GPU and CUDA libraries were found, or why not\n\n" +
+			"Flags may come before, between or after a command's arguments; -- ends the flags.",
+		Version:              strings.TrimPrefix(buildinfo.Read().String(), "mnistgpu "),
 		HideHelpCommand:      true,
 		EnableBashCompletion: false,
 		Commands: []*cli.Command{
