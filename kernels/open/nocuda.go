@@ -9,7 +9,7 @@ import (
 )
 
 // noCUDA is the reason a nocuda build gives for not using a GPU.
-const noCUDA = "built without CUDA (nocuda build tag)"
+const noCUDA = "this binary is built without CUDA"
 
 // openGPU fails: this binary has no GPU path.
 func openGPU(int) (kernels.Device, string, error) {
@@ -19,5 +19,5 @@ func openGPU(int) (kernels.Device, string, error) {
 // Probe says that this binary has no GPU path.
 func Probe() Status {
 	return Status{Problem: noCUDA,
-		report: "CUDA: not in this binary: " + noCUDA + ", a static CPU-only build; --device auto runs on the CPU\n"}
+		report: "CUDA: none: " + noCUDA + " (-tags nocuda, a static CPU-only build); --device auto runs on the CPU\n"}
 }
