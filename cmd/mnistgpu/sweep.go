@@ -45,7 +45,7 @@ func sweepCommand() *cli.Command {
 	)
 	return &cli.Command{
 		Name:      "sweep",
-		Usage:     "train a grid of configurations (any train flag) with repeats and tabulate mean ± std",
+		Usage:     "train a grid of configurations (any train flag) with repeats and tabulate mean ± 95 % CI",
 		ArgsUsage: " ",
 		Description: "Each run is an ordinary run folder OUT/runs/<id>, id named from the values and the repeat\n" +
 			"(e.g. batch-size=32_batchnorm=false_r1); runs already finished there are skipped, so rerunning the\n" +
@@ -177,8 +177,8 @@ func printSweep(w io.Writer, res *sweep.Result) error {
 		if r.Diverged > 0 {
 			st = fmt.Sprintf("%d diverged", r.Diverged)
 		}
-		fmt.Fprintln(tw, strings.Join(append(slices.Clone(r.Values), strconv.Itoa(len(r.Runs)), r.Accuracy.Format(4), r.WeightedF1.Format(4),
-			r.TrainLoss.Format(4), r.ValLoss.Format(4), r.TrainSeconds.Format(1), st), "\t"))
+		fmt.Fprintln(tw, strings.Join(append(slices.Clone(r.Values), strconv.Itoa(len(r.Runs)), r.Accuracy.FormatCI(4), r.WeightedF1.FormatCI(4),
+			r.TrainLoss.FormatCI(4), r.ValLoss.FormatCI(4), r.TrainSeconds.FormatCI(1), st), "\t"))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
