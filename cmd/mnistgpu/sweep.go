@@ -36,7 +36,7 @@ func sweepCommand() *cli.Command {
 		&cli.StringFlag{Name: "task", Usage: "mlp or cnn (required)"},
 		&cli.GenericFlag{Name: "set", Value: &setList{}, Usage: "`NAME=V1,V2,...`: sweep train flag NAME over the values (repeat --set for a grid; " +
 			"when a value is itself a list, separate values with ';': --set 'hidden=128,64;128,64,32')"},
-		&cli.IntFlag{Name: "repeat", Value: 1, Usage: "runs per grid point, with seeds seed, seed+1, ..."},
+		repeatFlag("runs per grid point"),
 		&cli.StringFlag{Name: "out", Usage: "sweep folder (default sweeps/<task>-<swept flags>); rerunning into it resumes"},
 		&cli.StringFlag{Name: "shard", Usage: "`i/n`: run only runs i, i+n, i+2n, ... of the sorted run list (merge the shards with `sweep merge`)"},
 		&cli.IntFlag{Name: "parallel", Usage: "runs at once (default: one per CPU core with one thread each on the CPU, one per GPU with several GPUs, " +
@@ -149,7 +149,11 @@ func sweepAction(c *cli.Context) error {
 	if c.IsSet("gpu") {
 		gpu = c.Int("gpu")
 	}
-	o := sweep.Options{Task: task, Params: params, Repeat: c.Int("repeat"), Config: config, Shard: shard, Shards: shards,
+	repeat, _, err := repeatOf(c)
+	if err != nil {
+		return &exitError{msg: err.Error(), code: 2}
+	}
+	o := sweep.Options{Task: task, Params: params, Repeat: repeat, Config: config, Shard: shard, Shards: shards,
 		Parallel: parallel, Open: deviceOpener(c.String("device"), gpu, c.Int("threads"), parallel, os.Stderr),
 		Command: commandLine(), Log: os.Stderr}
 	res, err := sweep.Run(out, o)
