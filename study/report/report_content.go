@@ -294,7 +294,7 @@ func (r *reportRun) mlpVsCNN(d *document) {
 		}
 		sub := s.sub(fmt.Sprintf("6.%d", i+1), title)
 		tt := runs.TaskTitle(t)
-		d.addFigures(sub, r.figure(t, runs.FigROC, tt+": ROC curves, one class vs the rest"), r.figure(t, runs.FigAccuracy, tt+": accuracy"),
+		d.addFigures(sub, r.figure(t, runs.FigROC, tt+": ROC curves, one class vs the rest; right, the top-left corner with the false positive rate on a log scale, where the classes differ"), r.figure(t, runs.FigAccuracy, tt+": accuracy"),
 			r.figure(t, runs.FigLoss, tt+": loss"), r.figure(t, runs.FigConfusion, tt+": confusion matrix"),
 			r.figure(t, runs.FigTSNEFinal, tt+": t-SNE of the test logits after training"))
 	}
