@@ -420,6 +420,9 @@ func (r *reportRun) claim(task, flag, want string) (verdict, evidence string) {
 	default:
 		verdict = "not clearly supported (ahead, but not significantly)"
 	}
+	if len(w.Runs) == 1 && len(others) > 0 {
+		verdict += " for these trained models (one seed each)"
+	}
 	return verdict, strings.Join(parts, "; ")
 }
 

@@ -168,7 +168,7 @@ func (r *reportRun) compare(a, b *ablCell, unpaired bool) comparison {
 	c.P = eval.McNemar(onlyA, onlyB)
 	c.Adj = c.P
 	c.Test = "McNemar's exact test (one seed each, same test set)"
-	c.Detail = fmt.Sprintf("%s right only by the first and %s only by the second", commas(onlyA), plural(onlyB, "image"))
+	c.Detail = fmt.Sprintf("discordant test images: %s right only by the first, %s only by the second", commas(onlyA), commas(onlyB))
 	c.Scope = "it tests whether these two trained models differ on this test set, not whether the settings do"
 	return c
 }
