@@ -435,7 +435,7 @@ func (r *reportRun) write() error {
 	}
 	for _, a := range r.abl {
 		var names []string
-		var means, stds []float64
+		var means, cis []float64
 		several := false
 		for _, c := range a.Cells {
 			name := c.Label
@@ -444,15 +444,15 @@ func (r *reportRun) write() error {
 			}
 			names = append(names, name)
 			means = append(means, 1-c.Row.Accuracy.Mean)
-			stds = append(stds, c.Row.Accuracy.CI95)
+			cis = append(cis, c.Row.Accuracy.CI95)
 			several = several || len(c.Runs) > 1
 		}
 		if !several {
-			stds = nil
+			cis = nil
 		}
 		a.Chart = filepath.ToSlash(filepath.Join("figures", fmt.Sprintf("%s-%s.png", a.Task, runs.PathSafe(a.Flag))))
 		title := fmt.Sprintf("%s: test error (lower is better), %s", runs.TaskTitle(a.Task), strings.ToLower(a.Title))
-		if err := plots.Bars(filepath.Join(r.out, a.Chart), title, "test error (1 − accuracy)", names, means, stds); err != nil {
+		if err := plots.Bars(filepath.Join(r.out, a.Chart), title, "test error (1 − accuracy)", names, means, cis); err != nil {
 			return err
 		}
 		r.files = append(r.files, a.Chart)
