@@ -731,7 +731,7 @@ func (r *reportRun) architectures(d *document) error {
 	s12 := d.section("12", "Task 1: choosing the number of hidden layers and units")
 	s12.text("The seed picked two hidden layers of 128 and 64 units, \"the least complex architecture having the same performance\" among the combinations it tried.")
 	if a := r.ablation(model.TaskMLP, "hidden"); a != nil {
-		tb := &table{Head: []string{"hidden layers", "parameters", "test accuracy", "status"}, Num: []bool{false, true, true, false}}
+		tb := &table{Head: []string{"hidden layers", "parameters", "n", "test accuracy", "status"}, Num: []bool{false, true, true, true, false}}
 		for _, c := range a.Cells {
 			p, st := "—", "ok"
 			if len(c.Runs) > 0 {
@@ -740,7 +740,7 @@ func (r *reportRun) architectures(d *document) error {
 			if len(c.Why) > 0 {
 				st = "diverged"
 			}
-			tb.Rows = append(tb.Rows, []string{c.Label, p, c.Row.Accuracy.FormatCI(4), st})
+			tb.Rows = append(tb.Rows, []string{c.Label, p, strconv.Itoa(len(c.Runs)), c.Row.Accuracy.FormatCI(4), st})
 		}
 		s12.table(tb)
 		txt, best, _, clear := r.summary(a)
