@@ -113,7 +113,7 @@ func TestFiguresWritePNG(t *testing.T) {
 		{"image grid none", func(p string) error { return ImageGrid(p, "None", nil, 28, 28, 8) }, px(6), px(2), 3},
 		{"filters", func(p string) error { return Filters(p, "conv2", weights, 4, 4, 3) }, px(6), px(4.5), 10},
 		{"filters zero", func(p string) error { return Filters(p, "zero", make([]float32, 9), 1, 1, 3) }, px(6), px(4.5), 3},
-		{"roc", func(p string) error { return ROC(p, "ROC", curves) }, px(7), px(4.8), 10},
+		{"roc", func(p string) error { return ROC(p, "ROC", curves) }, px(11), px(4.8), 10},
 		{"scatter 10k", func(p string) error { return Scatter2D(p, "t-SNE", pts, labels, nil) }, px(7), px(4.8), 10},
 		{"bars", func(p string) error {
 			return Bars(p, "Batch size", "accuracy", []string{"32", "64", "128"}, []float64{0.93, 0.95, 0.94}, []float64{0.01, 0.005, 0})

@@ -42,7 +42,7 @@ func reportCommand() *cli.Command {
 			&cli.IntFlag{Name: "subset", Usage: "train every run on the first N training images", DefaultText: presetImages(full) + "; with --quick " + presetImages(quick)},
 			&cli.IntFlag{Name: "tsne-points", Usage: "test images embedded by t-SNE",
 				DefaultText: thousands(full.TSNEPoints) + "; with --quick " + thousands(quick.TSNEPoints)},
-			&cli.IntFlag{Name: "repeat", Value: 1, Usage: "runs per ablation value (seeds seed, seed+1, ...) for error bars"},
+			repeatFlag("runs per main run and per ablation value"),
 		},
 		Action: reportAction,
 	}
@@ -68,11 +68,10 @@ func reportAction(c *cli.Context) error {
 	if err := checkTSNE(o.TSNEPoints, "logits"); err != nil {
 		return &exitError{msg: err.Error(), code: 2}
 	}
-	o.Repeat = c.Int("repeat")
-	if o.Repeat < 1 {
-		return &exitError{msg: fmt.Sprintf("--repeat %d: must be at least 1", o.Repeat), code: 2}
-	}
 	var err error
+	if o.Repeat, o.RepeatWhy, err = repeatOf(c); err != nil {
+		return &exitError{msg: err.Error(), code: 2}
+	}
 	if o.Parallel, err = parallelRuns(c); err != nil {
 		return &exitError{msg: err.Error(), code: 2}
 	}

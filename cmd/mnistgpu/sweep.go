@@ -35,7 +35,7 @@ func sweepCommand() *cli.Command {
 		&cli.StringFlag{Name: "task", Usage: "mlp or cnn (required)"},
 		&cli.GenericFlag{Name: "set", Value: &setList{}, Usage: "`NAME=V1,V2,...`: sweep train flag NAME over the values (repeat --set for a grid; " +
 			"when a value is itself a list, separate values with ';': --set 'hidden=128,64;128,64,32')"},
-		&cli.IntFlag{Name: "repeat", Value: 1, Usage: "runs per grid point, with seeds seed, seed+1, ..."},
+		repeatFlag("runs per grid point"),
 		&cli.StringFlag{Name: "out", Usage: "sweep folder (default sweeps/<task>-<swept flags>); rerunning into it resumes"},
 		&cli.StringFlag{Name: "shard", Usage: "`i/n`: run only runs i, i+n, i+2n, ... of the sorted run list (merge the shards with `sweep merge`)"},
 		&cli.IntFlag{Name: "parallel", Usage: "runs at once (default: one per CPU core with one thread each on the CPU, one per GPU with several GPUs, " +
@@ -44,7 +44,7 @@ func sweepCommand() *cli.Command {
 	)
 	return &cli.Command{
 		Name:      "sweep",
-		Usage:     "train a grid of configurations (any train flag) with repeats and tabulate mean ± std",
+		Usage:     "train a grid of configurations (any train flag) with repeats and tabulate mean ± 95 % CI",
 		ArgsUsage: " ",
 		Description: "Each run is an ordinary run folder OUT/runs/<id>, id named from the values and the repeat\n" +
 			"(e.g. batch-size=32_batchnorm=false_r1); runs already finished there are skipped, so rerunning the\n" +
@@ -148,7 +148,11 @@ func sweepAction(c *cli.Context) error {
 	if c.IsSet("gpu") {
 		gpu = c.Int("gpu")
 	}
-	o := sweep.Options{Task: task, Params: params, Repeat: c.Int("repeat"), Config: config, Shard: shard, Shards: shards,
+	repeat, _, err := repeatOf(c)
+	if err != nil {
+		return &exitError{msg: err.Error(), code: 2}
+	}
+	o := sweep.Options{Task: task, Params: params, Repeat: repeat, Config: config, Shard: shard, Shards: shards,
 		Parallel: parallel, Open: deviceOpener(c.String("device"), gpu, c.Int("threads"), parallel, os.Stderr),
 		Command: commandLine(), Log: os.Stderr}
 	res, err := sweep.Run(out, o)
@@ -176,8 +180,8 @@ func printSweep(w io.Writer, res *sweep.Result) error {
 		if r.Diverged > 0 {
 			st = fmt.Sprintf("%d diverged", r.Diverged)
 		}
-		fmt.Fprintln(tw, strings.Join(append(slices.Clone(r.Values), strconv.Itoa(len(r.Runs)), r.Accuracy.Format(4), r.WeightedF1.Format(4),
-			r.TrainLoss.Format(4), r.ValLoss.Format(4), r.TrainSeconds.Format(1), st), "\t"))
+		fmt.Fprintln(tw, strings.Join(append(slices.Clone(r.Values), strconv.Itoa(len(r.Runs)), r.Accuracy.FormatCI(4), r.WeightedF1.FormatCI(4),
+			r.TrainLoss.FormatCI(4), r.ValLoss.FormatCI(4), r.TrainSeconds.FormatCI(1), st), "\t"))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

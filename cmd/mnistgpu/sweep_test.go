@@ -121,6 +121,7 @@ func TestSweepBadInput(t *testing.T) {
 		{"device swept", []string{"--task", "mlp", "--set", "device=cpu,cuda"}, "one sweep per device"},
 		{"bad shard", []string{"--task", "mlp", "--shard", "3/2"}, "--shard"},
 		{"bad parallel", []string{"--task", "mlp", "--parallel", "0"}, "--parallel"},
+		{"bad repeat", []string{"--task", "mlp", "--repeat", "0"}, "--repeat 0"},
 		{"merge nothing", nil, "shard folders"},
 	}
 	for _, c := range cases {
@@ -173,7 +174,7 @@ func TestReportCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"## 13 ", "mnistgpu report --quick --epochs 1", "Device details", "logical CPUs", "9.8 Changing the train/test ratio",
-		"10.3 With and without batch norm"} {
+		"10.3 With and without batch norm", "1 per cell (the default when training on the CPU", "McNemar's exact test", "two-proportion z-test"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("README.md lacks %q", want)
 		}

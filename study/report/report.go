@@ -88,8 +88,12 @@ type Options struct {
 	Subset int
 	// TSNEPoints test images are embedded by t-SNE in the main runs.
 	TSNEPoints int
-	// Repeat runs each ablation value with seeds seed, seed+1, ...
+	// Repeat runs each main run and each ablation value with seeds seed,
+	// seed+1, ...; the main runs' figures come from the first seed.
 	Repeat int
+	// RepeatWhy says how Repeat was chosen, for the header (e.g. "the
+	// default on a GPU").
+	RepeatWhy string
 	// Ablations are the experiments of sections 9 and 10.
 	Ablations []Ablation
 	// Config turns flag values into run configurations (see ConfigFunc).
@@ -160,7 +164,8 @@ func Run(out string, o Options) (*Result, error) {
 		return nil, err
 	}
 	r := &reportRun{o: o, out: out, start: start, main: map[string]*runs.Record{}, mainCfg: map[string]runs.Config{},
-		baseKey: map[string]string{}, byKey: map[string]string{}, records: map[string]*runs.Record{}}
+		baseKey: map[string]string{}, byKey: map[string]string{}, records: map[string]*runs.Record{},
+		mainDirs: map[string][]string{}, mainRuns: map[string][]*runs.Record{}}
 	if err := r.plan(); err != nil {
 		return nil, err
 	}
@@ -179,6 +184,9 @@ func Run(out string, o Options) (*Result, error) {
 	}
 	for _, t := range tasks() {
 		r.main[t] = r.records[r.byKey[runs.Key(r.mainCfg[t])]]
+		for _, d := range r.mainDirs[t] {
+			r.mainRuns[t] = append(r.mainRuns[t], r.records[d])
+		}
 	}
 	if d, err := cache.Load(r.mainCfg[model.TaskMLP].Data, r.mainCfg[model.TaskMLP].Train.Seed); err == nil {
 		r.sizes = [3]int{d.Train.Len(), d.Val.Len(), d.Test.Len()}
@@ -210,10 +218,16 @@ type reportRun struct {
 	byKey   map[string]string // run key -> folder
 	records map[string]*runs.Record
 	main    map[string]*runs.Record
-	abl     []*ablResult
-	sizes   [3]int
-	dataDir string
-	files   []string
+	// mainDirs and mainRuns are each task's main runs by seed; the first
+	// is main, with the figures.
+	mainDirs map[string][]string
+	mainRuns map[string][]*runs.Record
+	// correctOf caches per-image correctness by run folder (McNemar).
+	correctOf map[string][]bool
+	abl       []*ablResult
+	sizes     [3]int
+	dataDir   string
+	files     []string
 
 	trained, skipped int
 }
@@ -313,7 +327,17 @@ func (r *reportRun) plan() error {
 			return fmt.Errorf("report: %s main run: %w", t, err)
 		}
 		r.mainCfg[t] = cfg
-		r.register(t+" main", filepath.Join(r.out, "runs", t, "main"), cfg)
+		r.mainDirs[t] = []string{r.register(t+" main", filepath.Join(r.out, "runs", t, "main"), cfg)}
+		for rep := 2; rep <= r.o.Repeat; rep++ {
+			set := r.commonSet(r.o.MainEpochs, false)
+			set["seed"] = strconv.FormatUint(cfg.Train.Seed+uint64(rep-1), 10)
+			c, err := r.o.Config(t, set)
+			if err != nil {
+				return fmt.Errorf("report: %s main run, seed %d: %w", t, rep, err)
+			}
+			name := fmt.Sprintf("main_r%d", rep)
+			r.mainDirs[t] = append(r.mainDirs[t], r.register(t+" "+name, filepath.Join(r.out, "runs", t, name), c))
+		}
 		base, err := r.o.Config(t, r.commonSet(r.o.AblationEpochs, false))
 		if err != nil {
 			return fmt.Errorf("report: %s ablation baseline: %w", t, err)
@@ -411,7 +435,7 @@ func (r *reportRun) write() error {
 	}
 	for _, a := range r.abl {
 		var names []string
-		var means, stds []float64
+		var means, cis []float64
 		several := false
 		for _, c := range a.Cells {
 			name := c.Label
@@ -420,15 +444,15 @@ func (r *reportRun) write() error {
 			}
 			names = append(names, name)
 			means = append(means, 1-c.Row.Accuracy.Mean)
-			stds = append(stds, c.Row.Accuracy.Std)
+			cis = append(cis, c.Row.Accuracy.CI95)
 			several = several || len(c.Runs) > 1
 		}
 		if !several {
-			stds = nil
+			cis = nil
 		}
 		a.Chart = filepath.ToSlash(filepath.Join("figures", fmt.Sprintf("%s-%s.png", a.Task, runs.PathSafe(a.Flag))))
 		title := fmt.Sprintf("%s: test error (lower is better), %s", runs.TaskTitle(a.Task), strings.ToLower(a.Title))
-		if err := plots.Bars(filepath.Join(r.out, a.Chart), title, "test error (1 − accuracy)", names, means, stds); err != nil {
+		if err := plots.Bars(filepath.Join(r.out, a.Chart), title, "test error (1 − accuracy)", names, means, cis); err != nil {
 			return err
 		}
 		r.files = append(r.files, a.Chart)
@@ -515,39 +539,6 @@ func duration(sec float64) string {
 	return fmt.Sprintf("%d min %02d s", m, int(sec)-60*m)
 }
 
-// variance2 is the squared standard error of a cell's accuracy: the
-// binomial error of an accuracy on its test set, plus the spread between
-// repeats when there are several.
-func (c *ablCell) variance2() float64 {
-	if len(c.Healthy) == 0 {
-		return math.NaN()
-	}
-	n := float64(c.Healthy[0].Metrics.Samples)
-	if n <= 0 {
-		n = 10000
-	}
-	s := c.Acc
-	v := s.Mean * (1 - s.Mean) / n / float64(len(c.Healthy))
-	if s.N > 1 {
-		v += s.Std * s.Std / float64(s.N)
-	}
-	return v
-}
-
-// compareAcc returns a-b and whether it is beyond noise: more than twice
-// the standard error of the difference.
-func compareAcc(a, b *ablCell) (d float64, clear bool) {
-	d = a.Acc.Mean - b.Acc.Mean
-	return d, math.Abs(d) > 2*math.Sqrt(a.variance2()+b.variance2())
-}
-
-func clearWord(clear bool) string {
-	if clear {
-		return "beyond noise"
-	}
-	return "within noise"
-}
-
 // find returns the cell of task's flag=value, or nil.
 func (r *reportRun) find(task, flag, value string) *ablCell {
 	for _, a := range r.abl {
@@ -579,9 +570,24 @@ func (a *ablResult) describe(c *ablCell) string {
 	return fmt.Sprintf("%s = %s", a.Flag, c.Value)
 }
 
+// unpaired says whether the ablation's arms are scored on different test
+// sets (the train/test ratio re-splits the data), so paired tests do not
+// apply.
+func (a *ablResult) unpaired() bool { return a.Flag == "train-ratio" }
+
+// accText writes a cell's accuracy: the value, or mean ± 95 % CI over n
+// seeds.
+func accText(c *ablCell) string {
+	if c.Acc.N > 1 {
+		return fmt.Sprintf("%s (n = %d)", c.Acc.FormatCI(4), c.Acc.N)
+	}
+	return f4(c.Acc.Mean)
+}
+
 // summary says what the ablation measured: the best value, how far the
-// others are and whether beyond noise, and which values diverged.
-func (a *ablResult) summary() (text string, best *ablCell, spread float64, clear bool) {
+// others are, each compared with the best by the test that fits the
+// design (Holm-corrected over the comparisons), and which values diverged.
+func (r *reportRun) summary(a *ablResult) (text string, best *ablCell, spread float64, clear bool) {
 	var ok []*ablCell
 	var div []string
 	for _, c := range a.Cells {
@@ -598,20 +604,26 @@ func (a *ablResult) summary() (text string, best *ablCell, spread float64, clear
 	} else {
 		sort.SliceStable(ok, func(i, j int) bool { return ok[i].Acc.Mean > ok[j].Acc.Mean })
 		best = ok[0]
-		s := fmt.Sprintf("Best: %s with test accuracy %s", a.describe(best), f4(best.Acc.Mean))
-		var others []string
+		s := fmt.Sprintf("Best: %s with test accuracy %s", a.describe(best), accText(best))
+		var cs []*comparison
 		for _, c := range ok[1:] {
-			d, cl := compareAcc(c, best)
-			others = append(others, fmt.Sprintf("%s %s (%s, %s)", a.describe(c), f4(c.Acc.Mean), points(d), clearWord(cl)))
-			clear = clear || cl
-			spread = math.Max(spread, -d)
+			cmp := r.compare(c, best, a.unpaired())
+			cs = append(cs, &cmp)
+		}
+		holm(cs)
+		var others []string
+		for i, c := range ok[1:] {
+			cmp := cs[i]
+			others = append(others, fmt.Sprintf("%s %s (%s; %s: %s)", a.describe(c), accText(c), points(c.Acc.Mean-best.Acc.Mean), cmp.word(), cmp.evidence()))
+			clear = clear || cmp.clear()
+			spread = math.Max(spread, best.Acc.Mean-c.Acc.Mean)
 		}
 		if len(others) > 0 {
 			s += "; " + strings.Join(others, "; ")
 		}
 		parts = append(parts, s+".")
 		if len(ok) > 1 && !clear {
-			parts = append(parts, "No difference here is beyond noise.")
+			parts = append(parts, fmt.Sprintf("No difference from the best is significant at %g.", alpha))
 		}
 	}
 	if len(div) > 0 {

@@ -64,13 +64,11 @@ func (r *reportRun) header(d *document) {
 	}
 	mode += fmt.Sprintf(": main runs %s, ablations %s, on %s; t-SNE of %s test images",
 		plural(r.o.MainEpochs, "epoch"), plural(r.o.AblationEpochs, "epoch"), train, commas(r.mainCfg[model.TaskMLP].TSNEPoints))
-	if r.o.Repeat > 1 {
-		mode += fmt.Sprintf("; each ablation value %d times (seeds seed … seed+%d)", r.o.Repeat, r.o.Repeat-1)
-	}
 	if r.o.Quick {
 		mode += ". A quick report checks the pipeline; its numbers are lower than a full run's and support fewer conclusions"
 	}
 	d.Header = append(d.Header, headerItem{Key: "Mode", Value: mode})
+	d.Header = append(d.Header, headerItem{Key: "Seeds", Value: r.seedsLine()})
 	if r.sizes[0] > 0 {
 		d.Header = append(d.Header, headerItem{Key: "Data", Value: fmt.Sprintf("%s training, %s validation (held out of the training set), %s test images, from %s",
 			commas(r.sizes[0]), commas(r.sizes[1]), commas(r.sizes[2]), r.dataDir)})
@@ -140,9 +138,19 @@ func (r *reportRun) testMetrics(d *document) {
 			{"test loss", f4(float64(m.TestLoss)), "—"},
 		}
 		if m.AUC != nil {
-			tb.Rows = append(tb.Rows, []string{"ROC runs.AUC (micro / macro)", f4(float64(m.AUC.Micro)) + " / " + f4(float64(m.AUC.Macro)), "—"})
+			tb.Rows = append(tb.Rows, []string{"ROC AUC (micro / macro)", f4(float64(m.AUC.Micro)) + " / " + f4(float64(m.AUC.Macro)), "—"})
 		}
 		tb.Caption = fmt.Sprintf("%s: test metrics on %s test images", runs.TaskTitle(t), commas(m.Samples))
+		if mc := r.mainCell(t); len(mc.Runs) > 1 {
+			var f1 []float64
+			for _, h := range mc.Healthy {
+				f1 = append(f1, h.Metrics.WeightedF1)
+			}
+			tb.Rows = append(tb.Rows,
+				[]string{fmt.Sprintf("accuracy over %d seeds (mean ± 95 %% CI)", mc.Acc.N), mc.Acc.FormatCI(4), "—"},
+				[]string{fmt.Sprintf("weighted F1 over %d seeds (mean ± 95 %% CI)", mc.Acc.N), runs.StatOf(f1).FormatCI(4), "—"})
+			tb.Caption += fmt.Sprintf("; the single-run rows are seed %d's, the run with the figures", r.mainCfg[t].Train.Seed)
+		}
 		sub.table(tb)
 		cmp := fmt.Sprintf("Against the seed's %s: %s.", f4(seed[0]), points(m.Accuracy-seed[0]))
 		if r.o.Quick {
@@ -219,16 +227,14 @@ func (r *reportRun) analysis(d *document) {
 	if r.o.Repeat > 1 {
 		rep = fmt.Sprintf("%d runs (seeds) per value", r.o.Repeat)
 	}
-	s.text("Sections 9 and 10 change one setting at a time, %s, everything else as in the main runs (%s). "+
-		"A difference in accuracy is called beyond noise when it exceeds twice its standard error: the binomial error of each accuracy on its test set "+
-		"(about 0.17 points at 97 %% on 10,000 images)%s. One seed does not measure the spread between seeds, which is often larger: read differences "+
-		"within about half a point as ties. A run is diverged when its loss became NaN or its test accuracy is below %.1f (chance is 0.1); "+
+	s.text("Sections 9 and 10 change one setting at a time, %s, everything else as in the main runs (%s). %s "+
+		"A run is diverged when its loss became NaN or its test accuracy is below %.1f (chance is 0.1); "+
 		"diverged runs are flagged and left out of every comparison.",
-		rep, plural(r.o.AblationEpochs, "epoch"), map[bool]string{true: " plus the spread between repeats", false: ""}[r.o.Repeat > 1], runs.DivergedAccuracy)
-	tb := &table{Head: []string{"section", "task", "experiment", "values", "best", "accuracy", "largest gap", "beyond noise", "diverged runs"},
+		rep, plural(r.o.AblationEpochs, "epoch"), r.testsText(), runs.DivergedAccuracy)
+	tb := &table{Head: []string{"section", "task", "experiment", "values", "best", "accuracy", "largest gap", "a difference significant", "diverged runs"},
 		Num: []bool{false, false, false, false, false, true, true, false, true}, Flag: map[int]bool{}}
 	for _, a := range r.abl {
-		_, best, spread, clear := a.summary()
+		_, best, spread, clear := r.summary(a)
 		var vals []string
 		div := 0
 		for _, c := range a.Cells {
@@ -237,7 +243,7 @@ func (r *reportRun) analysis(d *document) {
 		}
 		bestName, bestAcc := "—", "—"
 		if best != nil {
-			bestName, bestAcc = best.Label, f4(best.Acc.Mean)
+			bestName, bestAcc = best.Label, accText(best)
 		}
 		if div > 0 {
 			tb.Flag[len(tb.Rows)] = true
@@ -258,8 +264,13 @@ func yesNo(b bool) string {
 
 func (r *reportRun) mlpVsCNN(d *document) {
 	s := d.section("6", "Without and with convolution layers: MLP vs CNN")
-	tb := &table{Head: []string{"model", "parameters", "test accuracy", "weighted F1", "test loss", "ROC runs.AUC micro", "ROC runs.AUC macro", "test errors", "accuracy per 1,000 parameters", "training time"},
+	tb := &table{Head: []string{"model", "parameters", "test accuracy", "weighted F1", "test loss", "ROC AUC micro", "ROC AUC macro", "test errors", "accuracy per 1,000 parameters", "training time"},
 		Num: []bool{false, true, true, true, true, true, true, true, true, true}}
+	if r.o.Repeat > 1 {
+		tb.Head = append(tb.Head, "accuracy over seeds", "n")
+		tb.Num = append(tb.Num, true, true)
+		tb.Caption = fmt.Sprintf("Seed %d's main runs; the last columns are the mean ± 95 %% confidence interval over every seed", r.mainCfg[model.TaskMLP].Train.Seed)
+	}
 	for _, t := range tasks() {
 		m := r.main[t].Metrics
 		micro, macro := "—", "—"
@@ -269,6 +280,10 @@ func (r *reportRun) mlpVsCNN(d *document) {
 		wrong := testErrors(m)
 		tb.Rows = append(tb.Rows, []string{runs.TaskTitle(t), commas(m.Params), f4(m.Accuracy), f4(m.WeightedF1), f4(float64(m.TestLoss)), micro, macro,
 			commas(wrong), strconv.FormatFloat(m.Accuracy/float64(m.Params)*1000, 'f', 4, 64), duration(m.TrainSeconds)})
+		if r.o.Repeat > 1 {
+			mc := r.mainCell(t)
+			tb.Rows[len(tb.Rows)-1] = append(tb.Rows[len(tb.Rows)-1], mc.Acc.FormatCI(4), strconv.Itoa(mc.Acc.N))
+		}
 	}
 	s.table(tb)
 	s.text("%s", r.mlpVsCNNSentence())
@@ -279,20 +294,21 @@ func (r *reportRun) mlpVsCNN(d *document) {
 		}
 		sub := s.sub(fmt.Sprintf("6.%d", i+1), title)
 		tt := runs.TaskTitle(t)
-		d.addFigures(sub, r.figure(t, runs.FigROC, tt+": ROC curves, one class vs the rest"), r.figure(t, runs.FigAccuracy, tt+": accuracy"),
+		d.addFigures(sub, r.figure(t, runs.FigROC, tt+": ROC curves, one class vs the rest; right, the top-left corner with the false positive rate on a log scale, where the classes differ"), r.figure(t, runs.FigAccuracy, tt+": accuracy"),
 			r.figure(t, runs.FigLoss, tt+": loss"), r.figure(t, runs.FigConfusion, tt+": confusion matrix"),
 			r.figure(t, runs.FigTSNEFinal, tt+": t-SNE of the test logits after training"))
 	}
 }
 
-// mlpVsCNNSentence compares the main runs: accuracy, its noise, parameters.
+// mlpVsCNNSentence compares the main runs: accuracy, its test, parameters.
 func (r *reportRun) mlpVsCNNSentence() string {
 	mlp, cnn := r.mainCell(model.TaskMLP), r.mainCell(model.TaskCNN)
 	pm, pc := r.main[model.TaskMLP].Metrics.Params, r.main[model.TaskCNN].Metrics.Params
 	if !mlp.ok() || !cnn.ok() {
 		return "A main run diverged (see section 8), so the two models are not compared."
 	}
-	d, clear := compareAcc(cnn, mlp)
+	cmp := r.compare(cnn, mlp, false)
+	d, clear := cnn.Acc.Mean-mlp.Acc.Mean, cmp.clear()
 	ratio := float64(pm) / float64(max(pc, 1))
 	size := fmt.Sprintf("with %s parameters against the MLP's %s (%.0f× fewer)", commas(pc), commas(pm), ratio)
 	if pc > pm {
@@ -300,24 +316,32 @@ func (r *reportRun) mlpVsCNNSentence() string {
 	}
 	switch {
 	case d > 0 && clear:
-		return fmt.Sprintf("The CNN is more accurate than the MLP by %s (beyond noise) %s.", strings.TrimPrefix(points(d), "+"), size)
+		return fmt.Sprintf("The CNN is more accurate than the MLP by %s (CNN %s, MLP %s; %s) %s.", strings.TrimPrefix(points(d), "+"), accText(cnn), accText(mlp), cmp.evidence(), size)
 	case !clear:
-		return fmt.Sprintf("The CNN and the MLP are level within noise (CNN %s, MLP %s, %s), the CNN %s.", f4(cnn.Acc.Mean), f4(mlp.Acc.Mean), points(d), size)
+		return fmt.Sprintf("The CNN and the MLP are not significantly different at %g (CNN %s, MLP %s, %s; %s), the CNN %s.", alpha, accText(cnn), accText(mlp), points(d), cmp.evidence(), size)
 	default:
-		return fmt.Sprintf("The MLP is more accurate than the CNN by %s (beyond noise); the CNN works %s.", strings.TrimPrefix(points(-d), "+"), size)
+		return fmt.Sprintf("The MLP is more accurate than the CNN by %s (MLP %s, CNN %s; %s); the CNN works %s.", strings.TrimPrefix(points(-d), "+"), accText(mlp), accText(cnn), cmp.evidence(), size)
 	}
 }
 
-// mainCell wraps a main run as an ablation cell for comparisons.
+// mainCell wraps a task's main runs (one per seed) as an ablation cell
+// for comparisons.
 func (r *reportRun) mainCell(t string) *ablCell {
-	rec := r.main[t]
-	c := &ablCell{Value: "main", Label: runs.TaskTitle(t), Runs: []*runs.Record{rec}, Seed: math.NaN()}
-	if why := rec.Diverged(); why != "" {
-		c.Why = []string{why}
-	} else {
-		c.Healthy = []*runs.Record{rec}
-		c.Acc = runs.StatOf([]float64{rec.Metrics.Accuracy})
+	rs := r.mainRuns[t]
+	if len(rs) == 0 {
+		rs = []*runs.Record{r.main[t]}
 	}
+	c := &ablCell{Value: "main", Label: runs.TaskTitle(t), Runs: rs, Seed: math.NaN()}
+	var acc []float64
+	for _, rec := range rs {
+		if why := rec.Diverged(); why != "" {
+			c.Why = append(c.Why, why)
+		} else {
+			c.Healthy = append(c.Healthy, rec)
+			acc = append(acc, rec.Metrics.Accuracy)
+		}
+	}
+	c.Acc = runs.StatOf(acc)
 	return c
 }
 
@@ -344,7 +368,8 @@ func (r *reportRun) tsne(d *document) {
 }
 
 // claim checks "value want of flag is best" on task: the verdict and the
-// evidence.
+// evidence. The claimed value is compared with each other value by the
+// test that fits the design, Holm-corrected over those comparisons.
 func (r *reportRun) claim(task, flag, want string) (verdict, evidence string) {
 	a := r.ablation(task, flag)
 	w := r.find(task, flag, want)
@@ -355,8 +380,8 @@ func (r *reportRun) claim(task, flag, want string) (verdict, evidence string) {
 		return "not measured", fmt.Sprintf("the %s run diverged (%s)", a.describe(w), w.Why[0])
 	}
 	var parts []string
-	beaten, behind, allClear, anyClear := false, false, true, false
-	n := 0
+	var others []*ablCell
+	var cs []*comparison
 	for _, c := range a.Cells {
 		if c == w {
 			continue
@@ -365,9 +390,15 @@ func (r *reportRun) claim(task, flag, want string) (verdict, evidence string) {
 			parts = append(parts, fmt.Sprintf("%s diverged (%s) and is not counted", a.describe(c), c.Why[0]))
 			continue
 		}
-		n++
-		dlt, cl := compareAcc(w, c)
-		parts = append(parts, fmt.Sprintf("%s %s vs %s %s (%s, %s)", w.Label, f4(w.Acc.Mean), c.Label, f4(c.Acc.Mean), points(dlt), clearWord(cl)))
+		cmp := r.compare(w, c, a.unpaired())
+		others, cs = append(others, c), append(cs, &cmp)
+	}
+	holm(cs)
+	beaten, behind, allClear, anyClear := false, false, true, false
+	for i, c := range others {
+		cmp := cs[i]
+		dlt, cl := w.Acc.Mean-c.Acc.Mean, cmp.clear()
+		parts = append(parts, fmt.Sprintf("%s %s vs %s %s (%s; %s: %s)", w.Label, accText(w), c.Label, accText(c), points(dlt), cmp.word(), cmp.evidence()))
 		if dlt < 0 {
 			behind = true
 			beaten = beaten || cl
@@ -376,7 +407,7 @@ func (r *reportRun) claim(task, flag, want string) (verdict, evidence string) {
 		anyClear = anyClear || (cl && dlt > 0)
 	}
 	switch {
-	case n == 0:
+	case len(others) == 0:
 		verdict = "not measured"
 	case beaten:
 		verdict = "contradicted"
@@ -385,9 +416,12 @@ func (r *reportRun) claim(task, flag, want string) (verdict, evidence string) {
 	case allClear:
 		verdict = "supported"
 	case anyClear:
-		verdict = "partly supported (ahead of every alternative, but beyond noise only against some)"
+		verdict = "partly supported (ahead of every alternative, but significantly only against some)"
 	default:
-		verdict = "not clearly supported (ahead, but within noise)"
+		verdict = "not clearly supported (ahead, but not significantly)"
+	}
+	if len(w.Runs) == 1 && len(others) > 0 {
+		verdict += " for these trained models (one seed each)"
 	}
 	return verdict, strings.Join(parts, "; ")
 }
@@ -416,9 +450,9 @@ func (r *reportRun) claimItem(quote, flag, want string, note func(task string) s
 
 func (r *reportRun) findings(d *document) {
 	s := d.section("8", "What we learned")
-	s.text("Each conclusion of the seed's section 8, checked against the measurements of this report, then what else the numbers say. " +
-		"Verdicts: supported (the claimed winner is ahead beyond noise), not clearly supported (ahead within noise), not supported (behind within noise), " +
-		"contradicted (behind beyond noise).")
+	s.text("Each conclusion of the seed's section 8, checked against the measurements of this report, then what else the numbers say. "+
+		"Verdicts: supported (the claimed winner is ahead of every alternative, each difference significant at 0.05), partly supported (ahead of all, significantly of some), "+
+		"not clearly supported (ahead, but not significantly), not supported (behind, not significantly), contradicted (significantly behind). %s", r.testsText())
 	s1 := s.sub("8.1", "The seed's conclusions, checked")
 	var items []string
 	items = append(items, r.claimItem("Relu works better than sigmoid and tanh.", "activation", "relu", nil))
@@ -427,12 +461,12 @@ func (r *reportRun) findings(d *document) {
 		mc, cc := r.mainCell(model.TaskMLP), r.mainCell(model.TaskCNN)
 		v := "not measured (a main run diverged)"
 		if mc.ok() && cc.ok() {
-			dlt, cl := compareAcc(cc, mc)
+			dlt, cl := cc.Acc.Mean-mc.Acc.Mean, r.compare(cc, mc, false).clear()
 			switch {
 			case dlt > 0 && cl && cnn.Params < mlp.Params:
 				v = "supported"
 			case !cl && cnn.Params < mlp.Params:
-				v = "partly supported: as accurate within noise, with far fewer parameters"
+				v = "partly supported: not significantly different in accuracy, with far fewer parameters"
 			case dlt < 0 && cl:
 				v = "contradicted in accuracy"
 			default:
@@ -457,7 +491,7 @@ func (r *reportRun) findings(d *document) {
 			if a == nil {
 				continue
 			}
-			txt, _, _, _ := a.summary()
+			txt, _, _, _ := r.summary(a)
 			more = append(more, fmt.Sprintf("%s, %s (section %s): %s%s", runs.TaskTitle(t), strings.ToLower(a.Title), a.Number, txt, r.flagNote(t, flag)))
 		}
 	}
@@ -586,13 +620,13 @@ func (r *reportRun) ablationSection(d *document, s *section, a *ablResult) {
 	for _, c := range a.Cells {
 		hasSeed = hasSeed || !math.IsNaN(c.Seed)
 	}
-	head := []string{a.Flag, "runs", "test accuracy", "weighted F1", "test loss", "train loss", "val loss", "train time"}
+	head := []string{a.Flag, "n", "test accuracy", "weighted F1", "test loss", "train loss", "val loss", "train time"}
 	num := []bool{false, true, true, true, true, true, true, true}
 	if hasSeed {
 		head, num = append(head, "seed report"), append(num, true)
 	}
 	head, num = append(head, "status", "run folder"), append(num, false, false)
-	tb := &table{Head: head, Num: num, Flag: map[int]bool{}, Caption: fmt.Sprintf("%s: %s (test accuracy equals weighted recall)", runs.TaskTitle(a.Task), strings.ToLower(a.Title))}
+	tb := &table{Head: head, Num: num, Flag: map[int]bool{}, Caption: fmt.Sprintf("%s: %s (test accuracy equals weighted recall%s)", runs.TaskTitle(a.Task), strings.ToLower(a.Title), r.ciNote())}
 	for i, c := range a.Cells {
 		label := c.Label
 		if c.Default {
@@ -602,8 +636,8 @@ func (r *reportRun) ablationSection(d *document, s *section, a *ablResult) {
 		for _, rec := range c.Runs {
 			losses = append(losses, float64(rec.Metrics.TestLoss))
 		}
-		row := []string{label, strconv.Itoa(len(c.Runs)), c.Row.Accuracy.Format(4), c.Row.WeightedF1.Format(4), runs.StatOf(losses).Format(4),
-			c.Row.TrainLoss.Format(4), c.Row.ValLoss.Format(4), duration(c.Row.TrainSeconds.Mean)}
+		row := []string{label, strconv.Itoa(len(c.Runs)), c.Row.Accuracy.FormatCI(4), c.Row.WeightedF1.FormatCI(4), runs.StatOf(losses).FormatCI(4),
+			c.Row.TrainLoss.FormatCI(4), c.Row.ValLoss.FormatCI(4), duration(c.Row.TrainSeconds.Mean)}
 		if hasSeed {
 			sv := "—"
 			if !math.IsNaN(c.Seed) {
@@ -624,8 +658,8 @@ func (r *reportRun) ablationSection(d *document, s *section, a *ablResult) {
 		tb.Rows = append(tb.Rows, row)
 	}
 	sub.table(tb)
-	d.addFigures(sub, figure{Src: a.Chart, Caption: fmt.Sprintf("%s: test error (1 − accuracy) by %s; the table has the numbers", runs.TaskTitle(a.Task), a.Flag)})
-	txt, _, _, _ := a.summary()
+	d.addFigures(sub, figure{Src: a.Chart, Caption: fmt.Sprintf("%s: test error (1 − accuracy) by %s%s; the table has the numbers", runs.TaskTitle(a.Task), a.Flag, r.barsNote())})
+	txt, _, _, _ := r.summary(a)
 	sub.text("%s%s", txt, r.flagNote(a.Task, a.Flag))
 	for _, c := range a.Cells {
 		if len(c.Why) > 0 {
@@ -697,7 +731,7 @@ func (r *reportRun) architectures(d *document) error {
 	s12 := d.section("12", "Task 1: choosing the number of hidden layers and units")
 	s12.text("The seed picked two hidden layers of 128 and 64 units, \"the least complex architecture having the same performance\" among the combinations it tried.")
 	if a := r.ablation(model.TaskMLP, "hidden"); a != nil {
-		tb := &table{Head: []string{"hidden layers", "parameters", "test accuracy", "status"}, Num: []bool{false, true, true, false}}
+		tb := &table{Head: []string{"hidden layers", "parameters", "n", "test accuracy", "status"}, Num: []bool{false, true, true, true, false}}
 		for _, c := range a.Cells {
 			p, st := "—", "ok"
 			if len(c.Runs) > 0 {
@@ -706,19 +740,19 @@ func (r *reportRun) architectures(d *document) error {
 			if len(c.Why) > 0 {
 				st = "diverged"
 			}
-			tb.Rows = append(tb.Rows, []string{c.Label, p, c.Row.Accuracy.Format(4), st})
+			tb.Rows = append(tb.Rows, []string{c.Label, p, strconv.Itoa(len(c.Runs)), c.Row.Accuracy.FormatCI(4), st})
 		}
 		s12.table(tb)
-		txt, best, _, clear := a.summary()
+		txt, best, _, clear := r.summary(a)
 		concl := ""
 		switch {
 		case best == nil:
 		case !clear:
-			concl = "The extra layer buys nothing measurable, which supports keeping the smaller network, as the seed did."
+			concl = "The extra layer buys no significant difference, which supports keeping the smaller network, as the seed did."
 		case best == a.Cells[0]:
-			concl = fmt.Sprintf("The main network (%s) is better beyond noise: the extra layer hurts at these settings.", best.Label)
+			concl = fmt.Sprintf("The main network (%s) is significantly better: the extra layer hurts at these settings.", best.Label)
 		default:
-			concl = fmt.Sprintf("%s is better beyond noise: at these settings the extra layer pays for its parameters.", best.Label)
+			concl = fmt.Sprintf("%s is significantly better: at these settings the extra layer pays for its parameters.", best.Label)
 		}
 		s12.text("%s %s", txt, concl)
 	}
@@ -749,11 +783,11 @@ func (r *reportRun) architectures(d *document) error {
 		commas(fc), commas(params[model.TaskCNN]), 100*float64(fc)/float64(max(params[model.TaskCNN], 1)),
 		float64(mlpP)/float64(max(params[model.TaskCNN], 1)), commas(mlpP), r.mlpVsCNNSentence())
 	if a := r.ablation(model.TaskCNN, "batchnorm"); a != nil {
-		txt, _, _, _ := a.summary()
+		txt, _, _, _ := r.summary(a)
 		s13.text("Batch norm (section %s): %s", a.Number, txt)
 	}
 	if a := r.ablation(model.TaskCNN, "dropout"); a != nil {
-		txt, _, _, _ := a.summary()
+		txt, _, _, _ := r.summary(a)
 		s13.text("Dropout, which the seed left out (section %s): %s", a.Number, txt)
 	}
 	return nil

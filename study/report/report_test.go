@@ -3,8 +3,10 @@ package report
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"image/png"
 	"io"
+	"math"
 	"mnistgpu/study/internal/studytest"
 	"mnistgpu/study/runs"
 	"os"
@@ -104,7 +106,8 @@ func TestReport(t *testing.T) {
 		t.Errorf("diverged runs %v, want the lr=50 run", res.Diverged)
 	}
 	for _, want := range []string{"Diverged runs", "lr=50", "DIVERGED", "cpu (test)", "mnistgpu report --test",
-		"Relu works better than sigmoid and tanh", "Total time"} {
+		"Relu works better than sigmoid and tanh", "Total time",
+		"McNemar's exact test (one seed each, same test set)", "not whether the settings do", "1 per cell"} {
 		if !strings.Contains(string(readme), want) {
 			t.Errorf("README.md lacks %q", want)
 		}
@@ -240,12 +243,32 @@ func TestDocumentRender(t *testing.T) {
 }
 
 // TestClaim checks the verdicts on the seed's claims from synthetic runs
-// on 10,000 test images (two standard errors of a difference near 97 % are
-// about 0.48 points).
+// on 10,000 test images, one seed each: McNemar's exact test on per-image
+// correctness where every model gets the same 100 images wrong and the
+// rest of its errors on images of its own, so 0.975 vs 0.974 is 150 vs
+// 160 discordant images (p ≈ 0.6) and 0.975 vs 0.96 is 150 vs 300
+// (p < 1e-12).
 func TestClaim(t *testing.T) {
+	const n, shared = 10000, 100
+	correct := map[string][]bool{}
+	next := shared
 	cell := func(v string, acc float64, diverged bool) *ablCell {
-		rec := &runs.Record{}
-		rec.Metrics.Accuracy, rec.Metrics.Samples, rec.Metrics.TestLoss = acc, 10000, 0.1
+		dir := fmt.Sprintf("%s-%d", v, next)
+		rec := &runs.Record{Dir: dir}
+		rec.Metrics.Accuracy, rec.Metrics.Samples, rec.Metrics.TestLoss = acc, n, 0.1
+		ok := make([]bool, n)
+		for i := range ok {
+			ok[i] = true
+		}
+		wrong := int(math.Round((1 - acc) * n))
+		for i := 0; i < shared; i++ {
+			ok[i] = false
+		}
+		for i := 0; i < wrong-shared; i++ {
+			ok[shared+(next-shared+i)%(n-shared)] = false
+		}
+		next += wrong - shared
+		correct[dir] = ok
 		c := &ablCell{Value: v, Label: v, Runs: []*runs.Record{rec}}
 		if diverged {
 			c.Why = []string{"test accuracy near chance"}
@@ -270,10 +293,13 @@ func TestClaim(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r := &reportRun{abl: []*ablResult{{Ablation: Ablation{Task: model.TaskMLP, Flag: "activation"}, Cells: c.cells}}}
+			r := &reportRun{abl: []*ablResult{{Ablation: Ablation{Task: model.TaskMLP, Flag: "activation"}, Cells: c.cells}}, correctOf: correct}
 			got, ev := r.claim(model.TaskMLP, "activation", "relu")
 			if got != c.want && !strings.HasPrefix(got, c.want+" ") {
 				t.Fatalf("verdict %q (%s), want %q", got, ev, c.want)
+			}
+			if c.want != "not measured" && !strings.Contains(ev, "McNemar's exact test") {
+				t.Errorf("evidence does not name its test: %s", ev)
 			}
 		})
 	}

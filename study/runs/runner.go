@@ -499,13 +499,16 @@ type Stat struct {
 	Mean float64 `json:"mean"`
 	Std  float64 `json:"std"`
 	N    int     `json:"n"`
+	// CI95 is the half-width of the mean's 95 % confidence interval
+	// (Student t; NaN for fewer than two values).
+	CI95 float64 `json:"ci95"`
 }
 
 // statOf computes the mean and the sample standard deviation of v.
 func StatOf(v []float64) Stat {
 	s := Stat{N: len(v)}
 	if len(v) == 0 {
-		s.Mean, s.Std = math.NaN(), math.NaN()
+		s.Mean, s.Std, s.CI95 = math.NaN(), math.NaN(), math.NaN()
 		return s
 	}
 	for _, x := range v {
@@ -518,6 +521,7 @@ func StatOf(v []float64) Stat {
 		}
 		s.Std = math.Sqrt(s.Std / float64(len(v)-1))
 	}
+	s.CI95 = ci95(s)
 	return s
 }
 

@@ -386,11 +386,14 @@ func (row *Row) Fill(rs []*runs.Record) {
 	row.TrainLoss, row.ValLoss, row.TrainSeconds = runs.StatOf(tl), runs.StatOf(vl), runs.StatOf(sec)
 }
 
-// Columns are the columns of results.csv after the parameters.
+// Columns are the columns of results.csv after the parameters. The
+// confidence intervals (half-widths, empty for one run) come last so that
+// readers of the older columns keep working.
 var Columns = []string{"runs", "diverged",
 	"accuracy_mean", "accuracy_std", "weighted_recall_mean", "weighted_recall_std",
 	"weighted_f1_mean", "weighted_f1_std", "train_loss_mean", "train_loss_std",
-	"val_loss_mean", "val_loss_std", "train_seconds_mean", "train_seconds_std"}
+	"val_loss_mean", "val_loss_std", "train_seconds_mean", "train_seconds_std",
+	"accuracy_ci95", "weighted_recall_ci95", "weighted_f1_ci95"}
 
 func (row Row) CSVRecord() []string {
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', 10, 64) }
@@ -398,6 +401,13 @@ func (row Row) CSVRecord() []string {
 	rec = append(rec, strconv.Itoa(len(row.Runs)), strconv.Itoa(row.Diverged))
 	for _, s := range []runs.Stat{row.Accuracy, row.WeightedRecall, row.WeightedF1, row.TrainLoss, row.ValLoss, row.TrainSeconds} {
 		rec = append(rec, f(s.Mean), f(s.Std))
+	}
+	for _, s := range []runs.Stat{row.Accuracy, row.WeightedRecall, row.WeightedF1} {
+		ci := ""
+		if s.N > 1 {
+			ci = f(s.CI95)
+		}
+		rec = append(rec, ci)
 	}
 	return rec
 }
@@ -498,7 +508,8 @@ func (res *Result) markdown(man sweepManifest, charts []string) string {
 	if man.Command != "" {
 		fmt.Fprintf(&b, "```\n%s\n```\n\n", man.Command)
 	}
-	fmt.Fprintf(&b, "Test-set metrics per configuration, mean ± standard deviation over %d repeat(s) (seeds seed, seed+1, ...). ", man.Repeat)
+	fmt.Fprintf(&b, "Test-set metrics per configuration over n runs (%d repeat(s), seeds seed, seed+1, ...): the mean ± the half-width of its 95 %% confidence interval "+
+		"(Student t with n−1 degrees of freedom; the mean alone for one run). ", man.Repeat)
 	fmt.Fprintf(&b, "Losses are the last epoch's; seconds are training time summed over epochs. "+
 		"A run is *diverged* when its loss became NaN or its test accuracy is below %.1f (chance is 0.1).\n\n", runs.DivergedAccuracy)
 	t := &mdtable.Table{}
@@ -512,8 +523,8 @@ func (res *Result) markdown(man sweepManifest, charts []string) string {
 		if r.Diverged > 0 {
 			status = fmt.Sprintf("**%d of %d diverged**", r.Diverged, len(r.Runs))
 		}
-		row = append(row, strconv.Itoa(len(r.Runs)), r.Accuracy.Format(4), r.WeightedRecall.Format(4), r.WeightedF1.Format(4),
-			r.TrainLoss.Format(4), r.ValLoss.Format(4), r.TrainSeconds.Format(1), status)
+		row = append(row, strconv.Itoa(len(r.Runs)), r.Accuracy.FormatCI(4), r.WeightedRecall.FormatCI(4), r.WeightedF1.FormatCI(4),
+			r.TrainLoss.FormatCI(4), r.ValLoss.FormatCI(4), r.TrainSeconds.FormatCI(1), status)
 		t.Rows = append(t.Rows, row)
 	}
 	b.WriteString(t.Markdown())
