@@ -149,45 +149,11 @@ func (o Options) withDefaults(n int) (Options, error) {
 // It is an error for X to have fewer than 2 rows, rows of different or zero
 // length, or non-finite values.
 func TSNE(ctx context.Context, X [][]float32, opts Options) ([][2]float64, error) {
+	o, P, y, err := prepare(ctx, X, opts)
+	if err != nil {
+		return nil, err
+	}
 	n := len(X)
-	if n < 2 {
-		return nil, fmt.Errorf("eval: tsne: %d points, want at least 2", n)
-	}
-	d := len(X[0])
-	if d == 0 {
-		return nil, errors.New("eval: tsne: points have no features")
-	}
-	for i, row := range X {
-		if len(row) != d {
-			return nil, fmt.Errorf("eval: tsne: row %d has %d features, row 0 has %d", i, len(row), d)
-		}
-		for j, v := range row {
-			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return nil, fmt.Errorf("eval: tsne: X[%d][%d] = %v is not finite", i, j, v)
-			}
-		}
-	}
-	o, err := opts.withDefaults(n)
-	if err != nil {
-		return nil, fmt.Errorf("eval: tsne: %w", err)
-	}
-
-	k := min(n-1, int(3*o.Perplexity+1))
-	nbr, dist2, err := knn(ctx, X, k, o.Threads)
-	if err != nil {
-		return nil, fmt.Errorf("eval: tsne: neighbours: %w", err)
-	}
-	condP := make([]float64, len(dist2))
-	calibrate(dist2, condP, n, k, o.Perplexity, o.Threads)
-	P := symmetrize(nbr, condP, n, k)
-
-	var y []float64
-	if o.Init == InitPCA {
-		y = pcaInit(X, o.Seed)
-	} else {
-		y = randomInit(n, o.Seed)
-	}
-
 	opt := newOptimizer(P, y, o)
 	defer opt.close()
 	for it := range o.Iterations {
@@ -205,6 +171,51 @@ func TSNE(ctx context.Context, X [][]float32, opts Options) ([][2]float64, error
 		out[i] = [2]float64{y[2*i], y[2*i+1]}
 	}
 	return out, nil
+}
+
+// prepare checks X and opts and returns the options with their defaults,
+// the joint probabilities P and the initial layout: everything TSNE and
+// TSNEOn do before the gradient descent.
+func prepare(ctx context.Context, X [][]float32, opts Options) (Options, sparseP, []float64, error) {
+	n := len(X)
+	if n < 2 {
+		return Options{}, sparseP{}, nil, fmt.Errorf("eval: tsne: %d points, want at least 2", n)
+	}
+	d := len(X[0])
+	if d == 0 {
+		return Options{}, sparseP{}, nil, errors.New("eval: tsne: points have no features")
+	}
+	for i, row := range X {
+		if len(row) != d {
+			return Options{}, sparseP{}, nil, fmt.Errorf("eval: tsne: row %d has %d features, row 0 has %d", i, len(row), d)
+		}
+		for j, v := range row {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return Options{}, sparseP{}, nil, fmt.Errorf("eval: tsne: X[%d][%d] = %v is not finite", i, j, v)
+			}
+		}
+	}
+	o, err := opts.withDefaults(n)
+	if err != nil {
+		return Options{}, sparseP{}, nil, fmt.Errorf("eval: tsne: %w", err)
+	}
+
+	k := min(n-1, int(3*o.Perplexity+1))
+	nbr, dist2, err := knn(ctx, X, k, o.Threads)
+	if err != nil {
+		return Options{}, sparseP{}, nil, fmt.Errorf("eval: tsne: neighbours: %w", err)
+	}
+	condP := make([]float64, len(dist2))
+	calibrate(dist2, condP, n, k, o.Perplexity, o.Threads)
+	P := symmetrize(nbr, condP, n, k)
+
+	var y []float64
+	if o.Init == InitPCA {
+		y = pcaInit(X, o.Seed)
+	} else {
+		y = randomInit(n, o.Seed)
+	}
+	return o, P, y, nil
 }
 
 // parallelFor calls fn(c) for c in [0, chunks) on threads goroutines.
