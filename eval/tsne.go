@@ -149,7 +149,7 @@ func (o Options) withDefaults(n int) (Options, error) {
 // It is an error for X to have fewer than 2 rows, rows of different or zero
 // length, or non-finite values.
 func TSNE(ctx context.Context, X [][]float32, opts Options) ([][2]float64, error) {
-	o, P, y, err := prepare(ctx, X, opts)
+	o, P, y, err := prepare(ctx, X, opts, knn)
 	if err != nil {
 		return nil, err
 	}
@@ -173,10 +173,13 @@ func TSNE(ctx context.Context, X [][]float32, opts Options) ([][2]float64, error
 	return out, nil
 }
 
+// neighborFunc finds each point's k nearest other points as knn does.
+type neighborFunc func(ctx context.Context, X [][]float32, k, threads int) ([]int32, []float64, error)
+
 // prepare checks X and opts and returns the options with their defaults,
-// the joint probabilities P and the initial layout: everything TSNE and
-// TSNEOn do before the gradient descent.
-func prepare(ctx context.Context, X [][]float32, opts Options) (Options, sparseP, []float64, error) {
+// the joint probabilities P (from the neighbours nn finds) and the initial
+// layout: everything TSNE and TSNEOn do before the gradient descent.
+func prepare(ctx context.Context, X [][]float32, opts Options, nn neighborFunc) (Options, sparseP, []float64, error) {
 	n := len(X)
 	if n < 2 {
 		return Options{}, sparseP{}, nil, fmt.Errorf("eval: tsne: %d points, want at least 2", n)
@@ -201,7 +204,7 @@ func prepare(ctx context.Context, X [][]float32, opts Options) (Options, sparseP
 	}
 
 	k := min(n-1, int(3*o.Perplexity+1))
-	nbr, dist2, err := knn(ctx, X, k, o.Threads)
+	nbr, dist2, err := nn(ctx, X, k, o.Threads)
 	if err != nil {
 		return Options{}, sparseP{}, nil, fmt.Errorf("eval: tsne: neighbours: %w", err)
 	}

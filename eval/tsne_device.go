@@ -19,9 +19,11 @@ const MaxDevicePoints = 10000
 // has at most MaxDevicePoints rows; otherwise (dev nil, the CPU device, more
 // points) it calls TSNE.
 //
-// On a device, everything up to the first iteration is TSNE's, on the CPU:
-// the checks, the neighbours, the perplexity-calibrated sparse P and the
-// initial layout (same seed, same PCA). The iterations follow TSNE's
+// On a device, the k nearest neighbours are found on the device (distances
+// in float32, so near-ties may resolve differently from TSNE's); the rest
+// up to the first iteration is TSNE's, on the CPU: the checks, the
+// perplexity calibration, the sparse symmetric P and the initial layout
+// (same seed, same PCA). The iterations follow TSNE's
 // schedule (early exaggeration, momentum 0.5 then 0.8, gains, learning
 // rate) with the exact gradient in float32 (Options.Theta is ignored), and
 // copy nothing back except the KL divergence when Options.Progress is
@@ -33,7 +35,24 @@ func TSNEOn(ctx context.Context, dev kernels.Device, X [][]float32, opts Options
 	if !ok || len(X) > MaxDevicePoints {
 		return TSNE(ctx, X, opts)
 	}
-	o, P, y, err := prepare(ctx, X, opts)
+	nn := func(ctx context.Context, X [][]float32, k, _ int) ([]int32, []float64, error) {
+		n, d := len(X), len(X[0])
+		flat := make([]float32, 0, n*d)
+		for _, row := range X {
+			flat = append(flat, row...)
+		}
+		nbr := make([]int32, n*k)
+		d32 := make([]float32, n*k)
+		if err := td.TSNENeighbors(flat, n, d, k, nbr, d32); err != nil {
+			return nil, nil, fmt.Errorf("on %s: %w", dev.Name(), err)
+		}
+		dist2 := make([]float64, n*k)
+		for m, v := range d32 {
+			dist2[m] = float64(v)
+		}
+		return nbr, dist2, nil
+	}
+	o, P, y, err := prepare(ctx, X, opts, nn)
 	if err != nil {
 		return nil, err
 	}

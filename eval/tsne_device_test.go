@@ -16,10 +16,29 @@ import (
 // are left to the embedded nil interface.
 type refDevice struct {
 	kernels.Device
-	plan *refPlan
+	plan     *refPlan
+	knnCalls int
 }
 
 func (d *refDevice) Name() string { return "reference" }
+
+// TSNENeighbors uses knn, with the distances rounded to float32.
+func (d *refDevice) TSNENeighbors(x []float32, n, dim, k int, nbr []int32, dist2 []float32) error {
+	X := make([][]float32, n)
+	for i := range X {
+		X[i] = x[i*dim : (i+1)*dim]
+	}
+	nb, d2, err := knn(context.Background(), X, k, 1)
+	if err != nil {
+		return err
+	}
+	copy(nbr, nb)
+	for m, v := range d2 {
+		dist2[m] = float32(v)
+	}
+	d.knnCalls++
+	return nil
+}
 
 func (d *refDevice) NewTSNE(p kernels.TSNEProblem) (kernels.TSNEPlan, error) {
 	pl := &refPlan{p: p, y: make([]float64, 2*p.N), upd: make([]float64, 2*p.N), gains: make([]float64, 2*p.N), grad: make([]float64, 2*p.N)}
@@ -158,6 +177,9 @@ func TestTSNEOnSchedule(t *testing.T) {
 	Yd, devIt, devKL := run(dev, o)
 	Yc, cpuIt, cpuKL := run(nil, o)
 	pl := dev.plan
+	if dev.knnCalls != 1 {
+		t.Errorf("%d calls of TSNENeighbors, want 1", dev.knnCalls)
+	}
 	if !pl.closed {
 		t.Error("plan not closed")
 	}
@@ -223,10 +245,22 @@ func (failingDevice) Name() string { return "failing" }
 func (failingDevice) NewTSNE(kernels.TSNEProblem) (kernels.TSNEPlan, error) {
 	return nil, errors.New("out of memory")
 }
+func (failingDevice) TSNENeighbors([]float32, int, int, int, []int32, []float32) error { return nil }
+
+// noKNNDevice's TSNENeighbors fails.
+type noKNNDevice struct{ refDevice }
+
+func (*noKNNDevice) Name() string { return "no-knn" }
+func (*noKNNDevice) TSNENeighbors([]float32, int, int, int, []int32, []float32) error {
+	return errors.New("too many points")
+}
 
 func TestTSNEOnErrors(t *testing.T) {
 	X, _ := blobs(50, 5, 3, 3, 1)
 	if _, err := TSNEOn(context.Background(), failingDevice{}, X, Options{}); err == nil || err.Error() != "eval: tsne on failing: out of memory" {
+		t.Errorf("got %v", err)
+	}
+	if _, err := TSNEOn(context.Background(), &noKNNDevice{}, X, Options{}); err == nil || err.Error() != "eval: tsne: neighbours: on no-knn: too many points" {
 		t.Errorf("got %v", err)
 	}
 	if _, err := TSNEOn(context.Background(), &refDevice{}, X[:1], Options{}); err == nil {
@@ -236,5 +270,17 @@ func TestTSNEOnErrors(t *testing.T) {
 	cancel()
 	if _, err := TSNEOn(ctx, &refDevice{}, X, Options{}); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: %v", err)
+	}
+}
+
+// BenchmarkTSNEPrepare10k times the CPU part of TSNEOn's device path for
+// 10,000 synthetic 10-class logit vectors: neighbours (k = 91),
+// perplexity calibration, the symmetric P and the PCA start.
+func BenchmarkTSNEPrepare10k(b *testing.B) {
+	X, _ := logits(10000, 1)
+	for b.Loop() {
+		if _, _, _, err := prepare(context.Background(), X, Options{}, knn); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -1,14 +1,21 @@
 package kernels
 
-// TSNEDevice is implemented by devices that can run t-SNE's gradient
-// descent (the exact O(n²) gradient, every iteration on the device). The
-// caller (eval) builds the perplexity-calibrated joint probabilities P and
+// TSNEDevice is implemented by devices that can find t-SNE's nearest
+// neighbours and run its gradient descent (the exact O(n²) gradient, every
+// iteration on the device). The caller (eval) builds the
+// perplexity-calibrated joint probabilities P from the neighbours, makes
 // the initial layout, and keeps the schedule (early exaggeration, momentum,
 // learning rate); the device keeps the positions, the update and the gains.
 type TSNEDevice interface {
 	// NewTSNE uploads a problem and allocates everything its steps need,
 	// so that Step allocates nothing and copies nothing to or from the host.
 	NewTSNE(p TSNEProblem) (TSNEPlan, error)
+	// TSNENeighbors writes, for each of the n points of x (n×d,
+	// row-major), its k nearest other points by Euclidean distance into
+	// nbr[i*k:(i+1)*k], nearest first, equal distances by the lower index,
+	// and their squared distances (computed in float32) into dist2. A
+	// device may limit n and k and says so in its error.
+	TSNENeighbors(x []float32, n, d, k int, nbr []int32, dist2 []float32) error
 }
 
 // TSNEProblem is the input of a device t-SNE: N points, their sparse

@@ -74,6 +74,7 @@ const (
 	kTSNERepulse
 	kTSNEReduce
 	kTSNEUpdate
+	kTSNEKNN
 	numKernels
 )
 
@@ -106,6 +107,7 @@ var kernelSpecs = [numKernels]struct{ name, sig string }{
 	kTSNERepulse:     {"tsne_repulse", "pppiii"},
 	kTSNEReduce:      {"tsne_reduce", "pipipi"},
 	kTSNEUpdate:      {"tsne_update", "pppppppiifff"},
+	kTSNEKNN:         {"tsne_knn", "piiipp"},
 }
 
 const (

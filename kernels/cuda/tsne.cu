@@ -17,6 +17,26 @@
 
 __device__ int tsne_mini(int a, int b) { return a < b ? a : b; }
 
+// The bits of a float and back (as __float_as_uint, __uint_as_float).
+__device__ unsigned tsne_bits(float f)
+{
+    union {
+        float f;
+        unsigned u;
+    } v;
+    v.f = f;
+    return v.u;
+}
+__device__ float tsne_float(unsigned u)
+{
+    union {
+        float f;
+        unsigned u;
+    } v;
+    v.u = u;
+    return v.f;
+}
+
 // tsne_attract: attr[2i], attr[2i+1] = sum_j P_ij q_ij (y_i - y_j) over row i
 // of P (compressed rows); with withCE, part[block] = the block's
 // sum P_ij log(1 + d_ij^2).
@@ -144,5 +164,112 @@ extern "C" __global__ void tsne_update(float* y, float* upd, float* gains, float
         upd[m] = u;
         grad[m] = g;
         y[m] += u;
+    }
+}
+
+// tsne_knn: block i finds point i's k nearest other points among the n
+// rows of x (n x d, row-major): nbr[i*k + r] and dist2[i*k + r], r = 0 the
+// nearest, equal distances by the lower index. The squared distances
+// (float) of row i to every point go to shared memory as their bit patterns,
+// which order as the non-negative floats do (the point itself gets
+// 0xffffffff, after every float); a radix select two bits at a time finds
+// the k-th smallest, T; the points below T and the first points equal to T
+// by index are gathered in index order (each thread scans a contiguous
+// chunk) and placed by their rank. It needs n <= TSNE_KNN_MAXN, k <= BLOCK,
+// k < n, and exactly n blocks.
+#define TSNE_KNN_MAXN 10240
+extern "C" __global__ void tsne_knn(const float* x, int n, int d, int k, int* nbr, float* dist2)
+{
+    __shared__ unsigned keys[TSNE_KNN_MAXN];
+    __shared__ unsigned scratch[4 * BLOCK];
+    __shared__ unsigned tot[4];
+    int i = blockIdx.x;
+    unsigned t = threadIdx.x;
+    const float* xi = x + (i64)i * d;
+    for (int j = t; j < n; j += BLOCK) {
+        unsigned key = 0xffffffffu;
+        if (j != i) {
+            const float* xj = x + (i64)j * d;
+            float s = 0.0f;
+            for (int f = 0; f < d; f++) {
+                float v = xi[f] - xj[f];
+                s += v * v;
+            }
+            key = tsne_bits(s);
+        }
+        keys[j] = key;
+    }
+    __syncthreads();
+    int chunk = (n + BLOCK - 1) / BLOCK;
+    int lo = tsne_mini(n, (int)t * chunk), hi = tsne_mini(n, lo + chunk);
+
+    // Radix select: prefix holds the bits of T found so far, want the rank
+    // of T among the keys that share them.
+    unsigned prefix = 0;
+    int want = k;
+    for (int shift = 30; shift >= 0; shift -= 2) {
+        unsigned c[4] = {0, 0, 0, 0};
+        for (int j = lo; j < hi; j++) {
+            unsigned key = keys[j];
+            if (shift == 30 || (key >> (shift + 2)) == (prefix >> (shift + 2))) c[(key >> shift) & 3]++;
+        }
+        for (int b = 0; b < 4; b++) scratch[b * BLOCK + t] = c[b];
+        __syncthreads();
+        if (t < 4) {
+            unsigned s = 0;
+            for (int u = 0; u < BLOCK; u++) s += scratch[t * BLOCK + u];
+            tot[t] = s;
+        }
+        __syncthreads();
+        unsigned b = 0;
+        while (b < 3 && want > (int)tot[b]) {
+            want -= (int)tot[b];
+            b++;
+        }
+        prefix |= b << shift;
+        __syncthreads(); // tot and scratch are rewritten next round
+    }
+    // Gather: the keys below T and the first want keys equal to T.
+    unsigned below = 0, equal = 0;
+    for (int j = lo; j < hi; j++) {
+        below += keys[j] < prefix;
+        equal += keys[j] == prefix;
+    }
+    scratch[t] = below;
+    scratch[BLOCK + t] = equal;
+    __syncthreads();
+    unsigned slot = 0, eq = 0; // exclusive prefix sums over the threads
+    for (unsigned u = 0; u < t; u++) {
+        slot += scratch[u];
+        eq += scratch[BLOCK + u];
+    }
+    __syncthreads();
+    unsigned* selKey = scratch + 2 * BLOCK;
+    unsigned* selIdx = scratch + 3 * BLOCK;
+    unsigned firstEq = (unsigned)(k - want);
+    for (int j = lo; j < hi; j++) {
+        unsigned key = keys[j];
+        if (key < prefix) {
+            selKey[slot] = key;
+            selIdx[slot] = (unsigned)j;
+            slot++;
+        } else if (key == prefix) {
+            if (eq < (unsigned)want) {
+                selKey[firstEq + eq] = key;
+                selIdx[firstEq + eq] = (unsigned)j;
+            }
+            eq++;
+        }
+    }
+    __syncthreads();
+    if ((int)t < k) {
+        unsigned key = selKey[t], idx = selIdx[t];
+        int r = 0;
+        for (int u = 0; u < k; u++) {
+            unsigned ku = selKey[u];
+            r += ku < key || (ku == key && selIdx[u] < idx);
+        }
+        nbr[(i64)i * k + r] = (int)idx;
+        dist2[(i64)i * k + r] = tsne_float(key);
     }
 }

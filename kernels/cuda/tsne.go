@@ -11,6 +11,11 @@ import (
 
 var _ kernels.TSNEDevice = (*Device)(nil)
 
+// maxKNNPoints and maxKNNNeighbors bound TSNENeighbors: a block holds one
+// point's distances to all points in shared memory (TSNE_KNN_MAXN in
+// tsne.cu) and gathers at most one neighbour per thread.
+const maxKNNPoints, maxKNNNeighbors = 10240, blockSize
+
 // maxTSNEPoints bounds a device t-SNE: the exact gradient is O(n²) per
 // iteration, and the kernels index with int.
 const maxTSNEPoints = 1 << 20
@@ -216,5 +221,67 @@ func (pl *tsnePlan) Close() error {
 		pl.d.Free(b)
 	}
 	pl.owned = nil
+	return nil
+}
+
+// TSNENeighbors finds each point's k nearest other points on the GPU
+// (kernels.TSNEDevice): one block per point, the squared distances in
+// float32, a radix select in shared memory. It uploads x, waits, and
+// downloads the result.
+func (d *Device) TSNENeighbors(x []float32, n, dim, k int, nbr []int32, dist2 []float32) error {
+	switch {
+	case n < 2 || n > maxKNNPoints:
+		return fmt.Errorf("cuda: TSNENeighbors: %d points, want 2 to %d", n, maxKNNPoints)
+	case dim < 1 || len(x) != n*dim:
+		return fmt.Errorf("cuda: TSNENeighbors: %d values for %d points of %d features", len(x), n, dim)
+	case k < 1 || k >= n || k > maxKNNNeighbors:
+		return fmt.Errorf("cuda: TSNENeighbors: k = %d, want 1 to min(n-1, %d)", k, maxKNNNeighbors)
+	case len(nbr) < n*k || len(dist2) < n*k:
+		return fmt.Errorf("cuda: TSNENeighbors: room for %d neighbours and %d distances, need %d", len(nbr), len(dist2), n*k)
+	}
+	var bufs []kernels.Buffer
+	defer func() {
+		for _, b := range bufs {
+			d.Free(b)
+		}
+	}()
+	alloc := func(dt kernels.DType, count int) (*buffer, error) {
+		b, err := d.Alloc(dt, count)
+		if err != nil {
+			return nil, fmt.Errorf("cuda: TSNENeighbors: %w", err)
+		}
+		bufs = append(bufs, b)
+		return b.(*buffer), nil
+	}
+	xb, err := alloc(kernels.F32, n*dim)
+	if err != nil {
+		return err
+	}
+	nb, err := alloc(kernels.I32, n*k)
+	if err != nil {
+		return err
+	}
+	db, err := alloc(kernels.F32, n*k)
+	if err != nil {
+		return err
+	}
+	if err := d.Upload(xb, x); err != nil {
+		return fmt.Errorf("cuda: TSNENeighbors: %w", err)
+	}
+	if err := func() error {
+		if err := d.enter(); err != nil {
+			return err
+		}
+		defer d.leave()
+		return d.launch(kTSNEKNN, n, argPtr(xb), argInt(n), argInt(dim), argInt(k), argPtr(nb), argPtr(db))
+	}(); err != nil {
+		return fmt.Errorf("cuda: TSNENeighbors: %w", err)
+	}
+	if err := d.Download(nbr[:n*k], nb); err != nil {
+		return fmt.Errorf("cuda: TSNENeighbors: %w", err)
+	}
+	if err := d.Download(dist2[:n*k], db); err != nil {
+		return fmt.Errorf("cuda: TSNENeighbors: %w", err)
+	}
 	return nil
 }

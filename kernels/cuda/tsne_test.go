@@ -1,10 +1,12 @@
 package cuda_test
 
 import (
+	"cmp"
 	"context"
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -304,5 +306,96 @@ func BenchmarkTSNEGPU(b *testing.B) {
 		if _, err := eval.TSNEOn(context.Background(), d, X, eval.Options{Seed: 1}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestGPUTSNENeighbors checks the GPU's k nearest neighbours against a
+// sort of the float64 distances: exactly (order, ties by index, values)
+// on small-integer points, whose float32 distances are exact and tie
+// often; up to float32 rounding on Gaussian points.
+func TestGPUTSNENeighbors(t *testing.T) {
+	d := gpu(t)
+	cases := []struct {
+		name      string
+		n, dim, k int
+		integer   bool
+		seed      uint64
+	}{
+		{"integer ties", 300, 3, 40, true, 1},
+		{"gaussian", 280, 17, 91, false, 2},
+		{"fewer points than threads", 100, 5, 30, false, 3},
+		{"k = n-1", 20, 2, 19, true, 4},
+	}
+	for _, c := range cases {
+		r := rand.New(rand.NewPCG(c.seed, 5))
+		x := make([]float32, c.n*c.dim)
+		for m := range x {
+			if c.integer {
+				x[m] = float32(r.IntN(4))
+			} else {
+				x[m] = float32(r.NormFloat64())
+			}
+		}
+		nbr := make([]int32, c.n*c.k)
+		dist2 := make([]float32, c.n*c.k)
+		if err := d.TSNENeighbors(x, c.n, c.dim, c.k, nbr, dist2); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		ref := make([]float64, c.n)
+		order := make([]int, 0, c.n)
+		for i := range c.n {
+			order = order[:0]
+			for j := range c.n {
+				var s float64
+				for f := range c.dim {
+					v := float64(x[i*c.dim+f]) - float64(x[j*c.dim+f])
+					s += v * v
+				}
+				ref[j] = s
+				if j != i {
+					order = append(order, j)
+				}
+			}
+			slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(ref[a], ref[b]) })
+			for m := range c.k {
+				got, gd := int(nbr[i*c.k+m]), float64(dist2[i*c.k+m])
+				want := order[m]
+				if c.integer {
+					if got != want || gd != ref[want] {
+						t.Fatalf("%s: point %d, neighbour %d: %d at %v, want %d at %v", c.name, i, m, got, gd, want, ref[want])
+					}
+					continue
+				}
+				// float32 distances: the m-th distance and the chosen
+				// point's own distance agree with the m-th reference one.
+				tol := 1e-5 * (1 + ref[want])
+				if got < 0 || got >= c.n || got == i {
+					t.Fatalf("%s: point %d, neighbour %d is %d", c.name, i, m, got)
+				}
+				if e1, e2 := math.Abs(gd-ref[want]), math.Abs(ref[got]-ref[want]); !(e1 <= tol) || !(e2 <= tol) {
+					t.Fatalf("%s: point %d, neighbour %d: %d at %v (exactly %v), want %d at %v", c.name, i, m, got, gd, ref[got], want, ref[want])
+				}
+			}
+			seen := map[int32]bool{}
+			for _, j := range nbr[i*c.k : (i+1)*c.k] {
+				if seen[j] {
+					t.Fatalf("%s: point %d lists %d twice", c.name, i, j)
+				}
+				seen[j] = true
+			}
+		}
+	}
+
+	// Arguments the kernel cannot take are refused.
+	x := make([]float32, 20)
+	nbr, dist2 := make([]int32, 40), make([]float32, 40)
+	for _, bad := range []struct{ n, dim, k int }{{10, 2, 10}, {10, 2, 0}, {1, 20, 1}, {10, 3, 2}, {20, 1, 3}} {
+		if err := d.TSNENeighbors(x, bad.n, bad.dim, bad.k, nbr, dist2); err == nil {
+			t.Errorf("n %d, d %d, k %d accepted", bad.n, bad.dim, bad.k)
+		}
+	}
+	big := make([]float32, 10241)
+	if err := d.TSNENeighbors(big, 10241, 1, 5, make([]int32, 5*10241), make([]float32, 5*10241)); err == nil {
+		t.Error("10,241 points accepted")
 	}
 }
