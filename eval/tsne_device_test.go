@@ -284,3 +284,25 @@ func BenchmarkTSNEPrepare10k(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTSNEHostPart10k times what TSNEOn's device path leaves to the
+// CPU for 10,000 synthetic logit vectors once the device has found the
+// neighbours: perplexity calibration, the symmetric P and the PCA start.
+func BenchmarkTSNEHostPart10k(b *testing.B) {
+	X, _ := logits(10000, 1)
+	o, err := Options{}.withDefaults(len(X))
+	if err != nil {
+		b.Fatal(err)
+	}
+	k := min(len(X)-1, int(3*o.Perplexity+1))
+	nbr, dist2, err := knn(context.Background(), X, k, o.Threads)
+	if err != nil {
+		b.Fatal(err)
+	}
+	condP := make([]float64, len(dist2))
+	for b.Loop() {
+		calibrate(dist2, condP, len(X), k, o.Perplexity, o.Threads)
+		symmetrize(nbr, condP, len(X), k)
+		pcaInit(X, 1)
+	}
+}
