@@ -168,6 +168,14 @@ func TestGPUTSNEGradient(t *testing.T) {
 		}
 		y0 = y1
 	}
+	// An iteration queues its kernels and nothing else.
+	if allocs := testing.AllocsPerRun(5, func() {
+		if err := plan.Step(1, 0.8, rate, true); err != nil {
+			t.Fatal(err)
+		}
+	}); allocs != 0 {
+		t.Errorf("Step allocates %v times", allocs)
+	}
 	if err := plan.Close(); err != nil {
 		t.Fatal(err)
 	}
