@@ -210,7 +210,7 @@ func prepare(ctx context.Context, X [][]float32, opts Options, nn neighborFunc) 
 	}
 	condP := make([]float64, len(dist2))
 	calibrate(dist2, condP, n, k, o.Perplexity, o.Threads)
-	P := symmetrize(nbr, condP, n, k)
+	P := symmetrizeThreads(nbr, condP, n, k, o.Threads)
 
 	var y []float64
 	if o.Init == InitPCA {
@@ -448,6 +448,12 @@ type sparseP struct {
 // condP[i*k:(i+1)*k] at columns nbr[i*k:(i+1)*k]; entries are floored at
 // machine epsilon as scikit-learn does, and each row is sorted by column.
 func symmetrize(nbr []int32, condP []float64, n, k int) sparseP {
+	return symmetrizeThreads(nbr, condP, n, k, 1)
+}
+
+// symmetrizeThreads is symmetrize with the rows sorted and merged on
+// threads goroutines; the result does not depend on threads.
+func symmetrizeThreads(nbr []int32, condP []float64, n, k, threads int) sparseP {
 	// Count entries per row: i's neighbours and points having i as neighbour.
 	cnt := make([]int32, n+1)
 	for i := range n {
@@ -472,27 +478,38 @@ func symmetrize(nbr []int32, condP []float64, n, k int) sparseP {
 			fill[j]++
 		}
 	}
-	// Sort each row by column and merge duplicates (i→j and j→i both kNN).
+	// Sort each row by column and merge duplicates (i→j and j→i both kNN)
+	// in place, at the start of the row's segment; fill[i] becomes the
+	// number of distinct entries of row i.
+	parallelFor(threads, chunks(n), func(c int) {
+		for i := c * chunkSize; i < min(n, (c+1)*chunkSize); i++ {
+			s, e := cnt[i], cnt[i+1]
+			sortRow(col[s:e], val[s:e])
+			w := s
+			for m := s; m < e; m++ {
+				if m > s && col[m] == col[w-1] {
+					val[w-1] += val[m]
+					continue
+				}
+				col[w], val[w] = col[m], val[m]
+				w++
+			}
+			fill[i] = w - s
+		}
+	})
+	// Close the gaps between rows.
 	out := sparseP{rowStart: make([]int32, n+1)}
-	out.col = col[:0]
-	out.val = val[:0]
-	var total float64
 	w := int32(0)
 	for i := range n {
-		s, e := cnt[i], cnt[i+1]
-		sortRow(col[s:e], val[s:e])
 		out.rowStart[i] = w
-		for m := s; m < e; m++ {
-			if m > s && col[m] == col[m-1] {
-				val[w-1] += val[m]
-				continue
-			}
-			col[w], val[w] = col[m], val[m]
-			w++
-		}
+		s := cnt[i]
+		copy(col[w:], col[s:s+fill[i]])
+		copy(val[w:], val[s:s+fill[i]])
+		w += fill[i]
 	}
 	out.rowStart[n] = w
 	out.col, out.val = col[:w], val[:w]
+	var total float64
 	for _, v := range out.val {
 		total += v
 	}

@@ -302,7 +302,51 @@ func BenchmarkTSNEHostPart10k(b *testing.B) {
 	condP := make([]float64, len(dist2))
 	for b.Loop() {
 		calibrate(dist2, condP, len(X), k, o.Perplexity, o.Threads)
-		symmetrize(nbr, condP, len(X), k)
+		symmetrizeThreads(nbr, condP, len(X), k, o.Threads)
 		pcaInit(X, 1)
+	}
+}
+
+// TestSymmetrizeThreads checks the parallel symmetrisation against a dense
+// (C + Cᵀ)/sum built from a map, and that threads do not change it.
+func TestSymmetrizeThreads(t *testing.T) {
+	X, _ := blobs(700, 8, 5, 2, 9)
+	const k = 20
+	nbr, dist2, err := knn(context.Background(), X, k, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(X)
+	condP := make([]float64, len(dist2))
+	calibrate(dist2, condP, n, k, 6, 2)
+	dense := map[[2]int32]float64{}
+	var total float64
+	for i := range n {
+		for m, j := range nbr[i*k : (i+1)*k] {
+			dense[[2]int32{int32(i), j}] += condP[i*k+m]
+			dense[[2]int32{j, int32(i)}] += condP[i*k+m]
+			total += 2 * condP[i*k+m]
+		}
+	}
+	one := symmetrizeThreads(nbr, condP, n, k, 1)
+	for _, threads := range []int{1, 3} {
+		P := symmetrizeThreads(nbr, condP, n, k, threads)
+		if !slices.Equal(P.rowStart, one.rowStart) || !slices.Equal(P.col, one.col) || !slices.Equal(P.val, one.val) {
+			t.Fatalf("%d threads: P differs from 1 thread's", threads)
+		}
+		if len(P.val) != len(dense) {
+			t.Fatalf("%d entries, want %d", len(P.val), len(dense))
+		}
+		for i := range n {
+			for m := P.rowStart[i]; m < P.rowStart[i+1]; m++ {
+				if m > P.rowStart[i] && !(P.col[m] > P.col[m-1]) {
+					t.Fatalf("row %d not sorted", i)
+				}
+				want := dense[[2]int32{int32(i), P.col[m]}] / total
+				if d := math.Abs(P.val[m] - want); !(d <= 1e-12*want) {
+					t.Fatalf("P[%d][%d] = %v, want %v", i, P.col[m], P.val[m], want)
+				}
+			}
+		}
 	}
 }
