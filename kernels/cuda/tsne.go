@@ -48,8 +48,9 @@ func (d *Device) NewTSNE(p kernels.TSNEProblem) (kernels.TSNEPlan, error) {
 	}
 	n := p.N
 	pl := &tsnePlan{d: d, n: n, tiles: ceilDiv(n, blockSize)}
-	// Aim at 4 blocks per multiprocessor; a slice is at least one tile.
-	want := 4 * max(1, d.gpu.SMs)
+	// Aim at 8 blocks (2048 threads, a full H100 multiprocessor) per
+	// multiprocessor; a slice is at least one tile.
+	want := 8 * max(1, d.gpu.SMs)
 	s := max(1, min(ceilDiv(want, pl.tiles), pl.tiles))
 	pl.per = ceilDiv(pl.tiles, s) * blockSize
 	pl.slices = ceilDiv(n, pl.per)
