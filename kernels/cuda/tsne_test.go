@@ -431,7 +431,7 @@ func TestGPUTSNENeighbors(t *testing.T) {
 		seed      uint64
 	}{
 		{"integer ties", 300, 3, 40, true, 1},
-		{"gaussian", 280, 17, 91, false, 2},
+		{"gaussian", 150, 17, 91, false, 2},
 		{"fewer points than threads", 100, 5, 30, false, 3},
 		{"k = n-1", 20, 2, 19, true, 4},
 	}
