@@ -23,13 +23,13 @@ const MaxDevicePoints = 10000
 // in float32, so near-ties may resolve differently from TSNE's); the rest
 // up to the first iteration is TSNE's, on the CPU: the checks, the
 // perplexity calibration, the sparse symmetric P and the initial layout
-// (same seed, same PCA). The iterations follow TSNE's
-// schedule (early exaggeration, momentum 0.5 then 0.8, gains, learning
-// rate) with the exact gradient in float32 (Options.Theta is ignored), and
-// copy nothing back except the KL divergence when Options.Progress is
-// called and the positions at the end. Progress is called at the same
-// iterations as TSNE's, with Q normalised exactly. TSNEOn returns ctx.Err()
-// if ctx is cancelled (checked between iterations).
+// (same seed, same PCA). The iterations follow TSNE's schedule (early
+// exaggeration, momentum 0.5 then 0.8, gains, learning rate) with the exact
+// gradient in float32 (Options.Theta is ignored), and copy nothing back but
+// the KL divergence when Options.Progress is called and the positions at
+// the end. Progress is called at the same iterations as TSNE's, with Q
+// normalised exactly. TSNEOn returns ctx.Err() if ctx is cancelled (checked
+// between iterations). A device error is returned, not replaced by the CPU.
 func TSNEOn(ctx context.Context, dev kernels.Device, X [][]float32, opts Options) ([][2]float64, error) {
 	td, ok := dev.(kernels.TSNEDevice)
 	if !ok || len(X) > MaxDevicePoints {
