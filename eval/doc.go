@@ -6,7 +6,8 @@
 // nearest-neighbour class agreement).
 //
 // The package takes plain Go numbers (labels as []int, scores and features as
-// float32 or float64 slices) and imports nothing else of mnistgpu. Its
+// float32 or float64 slices) and imports nothing else of mnistgpu but the
+// kernels interface, for TSNEOn, which runs t-SNE on a GPU device. Its
 // conventions follow scikit-learn's so that numbers can be compared with a
 // PyTorch/scikit-learn reference run: zero divisions give 0, ROC curves keep
 // one point per distinct threshold, areas use the trapezoid rule, and the

@@ -149,45 +149,11 @@ func (o Options) withDefaults(n int) (Options, error) {
 // It is an error for X to have fewer than 2 rows, rows of different or zero
 // length, or non-finite values.
 func TSNE(ctx context.Context, X [][]float32, opts Options) ([][2]float64, error) {
+	o, P, y, err := prepare(ctx, X, opts, knn)
+	if err != nil {
+		return nil, err
+	}
 	n := len(X)
-	if n < 2 {
-		return nil, fmt.Errorf("eval: tsne: %d points, want at least 2", n)
-	}
-	d := len(X[0])
-	if d == 0 {
-		return nil, errors.New("eval: tsne: points have no features")
-	}
-	for i, row := range X {
-		if len(row) != d {
-			return nil, fmt.Errorf("eval: tsne: row %d has %d features, row 0 has %d", i, len(row), d)
-		}
-		for j, v := range row {
-			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return nil, fmt.Errorf("eval: tsne: X[%d][%d] = %v is not finite", i, j, v)
-			}
-		}
-	}
-	o, err := opts.withDefaults(n)
-	if err != nil {
-		return nil, fmt.Errorf("eval: tsne: %w", err)
-	}
-
-	k := min(n-1, int(3*o.Perplexity+1))
-	nbr, dist2, err := knn(ctx, X, k, o.Threads)
-	if err != nil {
-		return nil, fmt.Errorf("eval: tsne: neighbours: %w", err)
-	}
-	condP := make([]float64, len(dist2))
-	calibrate(dist2, condP, n, k, o.Perplexity, o.Threads)
-	P := symmetrize(nbr, condP, n, k)
-
-	var y []float64
-	if o.Init == InitPCA {
-		y = pcaInit(X, o.Seed)
-	} else {
-		y = randomInit(n, o.Seed)
-	}
-
 	opt := newOptimizer(P, y, o)
 	defer opt.close()
 	for it := range o.Iterations {
@@ -205,6 +171,54 @@ func TSNE(ctx context.Context, X [][]float32, opts Options) ([][2]float64, error
 		out[i] = [2]float64{y[2*i], y[2*i+1]}
 	}
 	return out, nil
+}
+
+// neighborFunc finds each point's k nearest other points as knn does.
+type neighborFunc func(ctx context.Context, X [][]float32, k, threads int) ([]int32, []float64, error)
+
+// prepare checks X and opts and returns the options with their defaults,
+// the joint probabilities P (from the neighbours nn finds) and the initial
+// layout: everything TSNE and TSNEOn do before the gradient descent.
+func prepare(ctx context.Context, X [][]float32, opts Options, nn neighborFunc) (Options, sparseP, []float64, error) {
+	n := len(X)
+	if n < 2 {
+		return Options{}, sparseP{}, nil, fmt.Errorf("eval: tsne: %d points, want at least 2", n)
+	}
+	d := len(X[0])
+	if d == 0 {
+		return Options{}, sparseP{}, nil, errors.New("eval: tsne: points have no features")
+	}
+	for i, row := range X {
+		if len(row) != d {
+			return Options{}, sparseP{}, nil, fmt.Errorf("eval: tsne: row %d has %d features, row 0 has %d", i, len(row), d)
+		}
+		for j, v := range row {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return Options{}, sparseP{}, nil, fmt.Errorf("eval: tsne: X[%d][%d] = %v is not finite", i, j, v)
+			}
+		}
+	}
+	o, err := opts.withDefaults(n)
+	if err != nil {
+		return Options{}, sparseP{}, nil, fmt.Errorf("eval: tsne: %w", err)
+	}
+
+	k := min(n-1, int(3*o.Perplexity+1))
+	nbr, dist2, err := nn(ctx, X, k, o.Threads)
+	if err != nil {
+		return Options{}, sparseP{}, nil, fmt.Errorf("eval: tsne: neighbours: %w", err)
+	}
+	condP := make([]float64, len(dist2))
+	calibrate(dist2, condP, n, k, o.Perplexity, o.Threads)
+	P := symmetrizeThreads(nbr, condP, n, k, o.Threads)
+
+	var y []float64
+	if o.Init == InitPCA {
+		y = pcaInit(X, o.Seed)
+	} else {
+		y = randomInit(n, o.Seed)
+	}
+	return o, P, y, nil
 }
 
 // parallelFor calls fn(c) for c in [0, chunks) on threads goroutines.
@@ -434,6 +448,12 @@ type sparseP struct {
 // condP[i*k:(i+1)*k] at columns nbr[i*k:(i+1)*k]; entries are floored at
 // machine epsilon as scikit-learn does, and each row is sorted by column.
 func symmetrize(nbr []int32, condP []float64, n, k int) sparseP {
+	return symmetrizeThreads(nbr, condP, n, k, 1)
+}
+
+// symmetrizeThreads is symmetrize with the rows sorted and merged on
+// threads goroutines; the result does not depend on threads.
+func symmetrizeThreads(nbr []int32, condP []float64, n, k, threads int) sparseP {
 	// Count entries per row: i's neighbours and points having i as neighbour.
 	cnt := make([]int32, n+1)
 	for i := range n {
@@ -458,27 +478,38 @@ func symmetrize(nbr []int32, condP []float64, n, k int) sparseP {
 			fill[j]++
 		}
 	}
-	// Sort each row by column and merge duplicates (i→j and j→i both kNN).
+	// Sort each row by column and merge duplicates (i→j and j→i both kNN)
+	// in place, at the start of the row's segment; fill[i] becomes the
+	// number of distinct entries of row i.
+	parallelFor(threads, chunks(n), func(c int) {
+		for i := c * chunkSize; i < min(n, (c+1)*chunkSize); i++ {
+			s, e := cnt[i], cnt[i+1]
+			sortRow(col[s:e], val[s:e])
+			w := s
+			for m := s; m < e; m++ {
+				if m > s && col[m] == col[w-1] {
+					val[w-1] += val[m]
+					continue
+				}
+				col[w], val[w] = col[m], val[m]
+				w++
+			}
+			fill[i] = w - s
+		}
+	})
+	// Close the gaps between rows.
 	out := sparseP{rowStart: make([]int32, n+1)}
-	out.col = col[:0]
-	out.val = val[:0]
-	var total float64
 	w := int32(0)
 	for i := range n {
-		s, e := cnt[i], cnt[i+1]
-		sortRow(col[s:e], val[s:e])
 		out.rowStart[i] = w
-		for m := s; m < e; m++ {
-			if m > s && col[m] == col[m-1] {
-				val[w-1] += val[m]
-				continue
-			}
-			col[w], val[w] = col[m], val[m]
-			w++
-		}
+		s := cnt[i]
+		copy(col[w:], col[s:s+fill[i]])
+		copy(val[w:], val[s:s+fill[i]])
+		w += fill[i]
 	}
 	out.rowStart[n] = w
 	out.col, out.val = col[:w], val[:w]
+	var total float64
 	for _, v := range out.val {
 		total += v
 	}

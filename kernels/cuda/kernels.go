@@ -70,6 +70,11 @@ const (
 	kActForward
 	kActBackward
 	kMul
+	kTSNEAttract
+	kTSNERepulse
+	kTSNEReduce
+	kTSNEUpdate
+	kTSNEKNN
 	numKernels
 )
 
@@ -98,6 +103,11 @@ var kernelSpecs = [numKernels]struct{ name, sig string }{
 	kActForward:      {"act_forward", "ippi"},
 	kActBackward:     {"act_backward", "ipppi"},
 	kMul:             {"mul_elementwise", "pppi"},
+	kTSNEAttract:     {"tsne_attract", "ppppppii"},
+	kTSNERepulse:     {"tsne_repulse", "pppiii"},
+	kTSNEReduce:      {"tsne_reduce", "pipipi"},
+	kTSNEUpdate:      {"tsne_update", "pppppppiifff"},
+	kTSNEKNN:         {"tsne_knn", "piiipp"},
 }
 
 const (

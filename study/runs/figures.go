@@ -9,6 +9,7 @@ import (
 
 	"mnistgpu/dataset"
 	"mnistgpu/eval"
+	"mnistgpu/kernels"
 	"mnistgpu/model"
 	"mnistgpu/plots"
 )
@@ -130,7 +131,7 @@ func (f *figureSet) testFigures(net *model.Network, tested *TestResult, when str
 	}
 	for _, j := range jobs {
 		title := fmt.Sprintf("%s: t-SNE of the %s %s (%d test images)", task, layer, j.when, len(j.x))
-		if err := TSNEFigure(j.path, title, j.x, labels[:len(j.x)], f.cfg.Train.Seed); err != nil {
+		if err := TSNEFigure(j.path, title, j.x, labels[:len(j.x)], f.cfg.Train.Seed, net.Device()); err != nil {
 			return err
 		}
 	}
@@ -222,12 +223,13 @@ func ROCFigure(path, task string, roc eval.ROCResult) error {
 	return plots.ROC(path, task+": ROC curves (test set, one vs rest)", curves)
 }
 
-// TSNEFigure embeds x with t-SNE and draws it coloured by label.
-func TSNEFigure(path, title string, x [][]float32, labels []int, seed uint64) error {
+// TSNEFigure embeds x with t-SNE and draws it coloured by label. The
+// embedding runs on dev when it is a GPU (eval.TSNEOn), else on the CPU.
+func TSNEFigure(path, title string, x [][]float32, labels []int, seed uint64, dev kernels.Device) error {
 	if len(x) < 2 {
 		return fmt.Errorf("t-SNE: need at least 2 points, have %d", len(x))
 	}
-	y, err := eval.TSNE(context.Background(), x, eval.Options{Seed: seed})
+	y, err := eval.TSNEOn(context.Background(), dev, x, eval.Options{Seed: seed})
 	if err != nil {
 		return fmt.Errorf("t-SNE: %w", err)
 	}
