@@ -16,6 +16,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"mnistgpu/internal/progress"
 	"mnistgpu/kernels"
 	"mnistgpu/kernels/cuda"
 	"mnistgpu/kernels/open"
@@ -157,9 +158,10 @@ func sweepAction(c *cli.Context) error {
 	if c.IsSet("gpu") {
 		gpu = c.Int("gpu")
 	}
+	prog := progress.New(os.Stderr, isTerminal(os.Stderr))
 	o := sweep.Options{Task: task, Params: params, Repeat: c.Int("repeat"), Config: config, Shard: shard, Shards: shards,
-		Parallel: parallel, Open: deviceOpener(c.String("device"), gpu, c.Int("threads"), parallel, os.Stderr),
-		Command: commandLine(), Log: os.Stderr}
+		Parallel: parallel, Open: deviceOpener(c.String("device"), gpu, c.Int("threads"), parallel, prog),
+		Command: commandLine(), Log: os.Stderr, Progress: prog}
 	res, err := sweep.Run(out, o)
 	if err != nil {
 		var ue *usageError
