@@ -138,7 +138,7 @@ func Download(ctx context.Context, dst string, o DownloadOptions) error {
 			return nil
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("download: %w", ctx.Err())
+			return fmt.Errorf("download interrupted (%w): run it again to resume", ctx.Err())
 		}
 		errs = append(errs, err)
 		fmt.Fprintf(o.Log, "%s: %v\n", s, err)

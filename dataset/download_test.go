@@ -420,3 +420,51 @@ func TestGoMNISTVersionPinned(t *testing.T) {
 		t.Errorf("go.mod does not require %q", want)
 	}
 }
+
+// TestDownloadInterrupted cancels a download midway: it stops with one
+// line, installs nothing, and the next run resumes the .part file.
+func TestDownloadInterrupted(t *testing.T) {
+	files := newDLFiles()
+	ctx, cancel := context.WithCancel(context.Background())
+	srv := &server{files: files}
+	var once sync.Once
+	srv.handle = func(w http.ResponseWriter, r *http.Request, name string, b []byte) bool {
+		first := false
+		once.Do(func() { first = true })
+		if !first {
+			return false
+		}
+		w.Header().Set("Content-Length", fmt.Sprint(len(b)))
+		w.Write(b[:100])
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+		return true
+	}
+	mirror := startServer(t, srv)
+	dst := t.TempDir()
+	// Ctrl-C once the first 100 bytes are on disk.
+	go func() {
+		defer cancel()
+		part := filepath.Join(dst, "."+TrainImagesFile+".gz.part")
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if fi, err := os.Stat(part); err == nil && fi.Size() == 100 {
+				return
+			}
+		}
+	}()
+	o := DownloadOptions{Mirrors: []string{mirror}, Digest: files.digest}
+	err := Download(ctx, dst, o)
+	if err == nil || !strings.Contains(err.Error(), "interrupted") {
+		t.Fatalf("error %v, want an interruption", err)
+	}
+	if _, err := os.Stat(filepath.Join(dst, TrainImagesFile+".gz")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("file installed after an interruption: %v", err)
+	}
+	if err := Download(context.Background(), dst, o); err != nil {
+		t.Fatal(err)
+	}
+	checkInstalled(t, dst, files)
+	if want := "/mnist/" + TrainImagesFile + ".gz bytes=100-"; !slices.Contains(srv.requests(), want) {
+		t.Errorf("no request %q in %q", want, srv.requests())
+	}
+}
