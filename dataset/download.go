@@ -38,12 +38,12 @@ const DefaultStallTimeout = 30 * time.Second
 // DownloadOptions says where Download takes the files from.
 type DownloadOptions struct {
 	// Mirrors are folders served over HTTP(S) holding the four ".gz"
-	// files, tried in order. Nil means DefaultMirror and then the Go
-	// module proxies of GoProxy; a non-nil list is used alone.
+	// files, tried in order. Empty means DefaultMirror and then the Go
+	// module proxies of GoProxy; a list given is used alone.
 	Mirrors []string
 	// GoProxy is a $GOPROXY value: proxies separated by ',' or '|'
 	// ("direct" is skipped, "off" ends the list). Empty means
-	// DefaultGoProxy. Used only when Mirrors is nil.
+	// DefaultGoProxy. Used only when Mirrors is empty.
 	GoProxy string
 	// StallTimeout is how long a server may stay silent; 0 means
 	// DefaultStallTimeout.
@@ -96,7 +96,7 @@ func Download(ctx context.Context, dst string, o DownloadOptions) error {
 		o.Log = io.Discard
 	}
 	var srcs []source
-	if o.Mirrors == nil {
+	if len(o.Mirrors) == 0 {
 		srcs = append(srcs, source{folder: DefaultMirror})
 		for _, p := range goProxies(o.GoProxy) {
 			srcs = append(srcs, source{zipURL: moduleZipURL(p)})
