@@ -27,6 +27,10 @@ func TestSweepShardAuto(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("%s: exit %d: %s", name, code, stderr)
 		}
+		// Not on a terminal: one plain progress line per finished run.
+		if !strings.Contains(stderr, "runs 1/1 done, ") {
+			t.Errorf("%s: no progress line in %q", name, stderr)
+		}
 		if _, err := os.Stat(filepath.Join(out, "results-shard-2-of-3.csv")); err != nil {
 			t.Fatalf("%s: %v (stderr %s)", name, err, stderr)
 		}
