@@ -32,7 +32,8 @@ func TestTrainProgress(t *testing.T) {
 	log := runs.Logger{Out: &bytes.Buffer{}, Progress: func(done int, stage string) {
 		got = append(got, fmt.Sprintf("%d %s", done, stage))
 	}}
-	if _, err := runs.Train(cfg, dev, data, t.TempDir(), log); err != nil {
+	dir := t.TempDir()
+	if _, err := runs.Train(cfg, dev, data, dir, log); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{"0 epoch 1/2", "1 epoch 2/2", "2 test"}
@@ -44,6 +45,21 @@ func TestTrainProgress(t *testing.T) {
 		if !slices.Contains(got, w) {
 			t.Errorf("no stage %q in %q", w, got)
 		}
+	}
+
+	// Evaluate reports its t-SNE too, and "" at the end.
+	ck, err := model.ReadCheckpoint(filepath.Join(dir, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = nil
+	o := runs.EvalOptions{DataDir: data.Dir, Figures: true, TSNEPoints: 60, TSNELayer: "logits",
+		Stage: func(s string) { got = append(got, s) }}
+	if _, err := runs.Evaluate(ck, dev, filepath.Join(dir, "eval"), o); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) < 2 || got[len(got)-2] != "t-SNE (evaluated checkpoint) 1000/1000" || got[len(got)-1] != "" {
+		t.Errorf("eval stages %q", got)
 	}
 }
 
