@@ -348,6 +348,11 @@ func fetchOnce(ctx context.Context, u, part string, o DownloadOptions) (n int64,
 		if c := context.Cause(ctx); c != nil && errors.Is(c, os.ErrDeadlineExceeded) {
 			return 0, false, c
 		}
+		// The source's URL is in the message already: keep the cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return 0, false, err
 	}
 	defer resp.Body.Close()
