@@ -158,10 +158,12 @@ func sweepAction(c *cli.Context) error {
 	if c.IsSet("gpu") {
 		gpu = c.Int("gpu")
 	}
-	prog := progress.New(os.Stderr, isTerminal(os.Stderr))
 	o := sweep.Options{Task: task, Params: params, Repeat: c.Int("repeat"), Config: config, Shard: shard, Shards: shards,
-		Parallel: parallel, Open: deviceOpener(c.String("device"), gpu, c.Int("threads"), parallel, prog),
-		Command: commandLine(), Log: os.Stderr, Progress: prog}
+		Parallel: parallel, Open: deviceOpener(c.String("device"), gpu, c.Int("threads"), parallel, os.Stderr),
+		Command: commandLine(), Log: os.Stderr}
+	// Overall progress, with the device note written through it.
+	o.Progress = progress.New(os.Stderr, isTerminal(os.Stderr))
+	o.Open = deviceOpener(c.String("device"), gpu, c.Int("threads"), parallel, o.Progress)
 	res, err := sweep.Run(out, o)
 	if err != nil {
 		var ue *usageError
