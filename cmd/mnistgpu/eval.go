@@ -52,6 +52,10 @@ func evalCommand() *cli.Command {
 				return err
 			}
 			defer dev.Close()
+			if isTerminal(os.Stdout) {
+				// The t-SNE's progress, in place.
+				o.Stage = func(s string) { fmt.Print("\r\033[K" + s) }
+			}
 			_, err = runs.Evaluate(checkpoint, dev, out, o)
 			return err
 		},

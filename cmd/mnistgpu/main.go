@@ -54,7 +54,7 @@ func newApp() *cli.App {
 		Name:  "mnistgpu",
 		Usage: "train the MNIST study's MLP and CNN on an NVIDIA GPU or the CPU, and write its figures and tables",
 		Description: "Typical use:\n" +
-			"   mnistgpu data                          # put MNIST in ./data/mnist (from the pinned Go module)\n" +
+			"   mnistgpu data                          # put MNIST in ./data/mnist (HTTPS mirror, else the Go module proxy)\n" +
 			"   mnistgpu train cnn                     # task 2 with the study's defaults, on the GPU if there is one\n" +
 			"   mnistgpu train mlp --epochs 3 --device cpu\n" +
 			"   mnistgpu devices                       # which GPU and CUDA libraries were found, or why not\n\n" +

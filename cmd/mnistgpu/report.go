@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"mnistgpu/internal/progress"
 	"mnistgpu/study/report"
 )
 
@@ -85,7 +86,8 @@ func reportAction(c *cli.Context) error {
 	if c.IsSet("gpu") {
 		gpu = c.Int("gpu")
 	}
-	o.Open = deviceOpener(want, gpu, c.Int("threads"), o.Parallel, os.Stderr)
+	o.Progress = progress.New(os.Stderr, isTerminal(os.Stderr))
+	o.Open = deviceOpener(want, gpu, c.Int("threads"), o.Parallel, o.Progress)
 	o.DeviceInfo = deviceInfo(want, c.Int("threads"), o.Parallel)
 	o.Command = commandLine()
 	o.Log = os.Stderr

@@ -16,6 +16,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"mnistgpu/internal/progress"
 	"mnistgpu/kernels"
 	"mnistgpu/kernels/open"
 	"mnistgpu/model"
@@ -37,7 +38,8 @@ func sweepCommand() *cli.Command {
 			"when a value is itself a list, separate values with ';': --set 'hidden=128,64;128,64,32')"},
 		repeatFlag("runs per grid point"),
 		&cli.StringFlag{Name: "out", Usage: "sweep folder (default sweeps/<task>-<swept flags>); rerunning into it resumes"},
-		&cli.StringFlag{Name: "shard", Usage: "`i/n`: run only runs i, i+n, i+2n, ... of the sorted run list (merge the shards with `sweep merge`)"},
+		&cli.StringFlag{Name: "shard", Usage: "`i/n`: run only runs i, i+n, i+2n, ... of the sorted run list (merge the shards with `sweep merge`); " +
+			"auto: i and n from a Slurm array job or a Kubernetes Indexed Job (see deploy/)"},
 		&cli.IntFlag{Name: "parallel", Usage: "runs at once (default: one per CPU core with one thread each on the CPU, one per GPU with several GPUs, " +
 			"else 4 sharing the GPU); on the CPU each run gets threads/K threads"},
 		&cli.BoolFlag{Name: "figures", Usage: "also draw every run's figures (two t-SNE per run: slow)"},
@@ -120,6 +122,13 @@ func sweepAction(c *cli.Context) error {
 	if err != nil {
 		return &exitError{msg: err.Error(), code: 2}
 	}
+	if c.String("shard") == "auto" {
+		var from string
+		if shard, shards, from, err = sweep.ShardFromEnv(os.Getenv); err != nil {
+			return &exitError{msg: err.Error(), code: 2}
+		}
+		fmt.Fprintf(os.Stderr, "--shard auto: %d/%d (%s)\n", shard, shards, from)
+	}
 	parallel, err := parallelRuns(c)
 	if err != nil {
 		return &exitError{msg: err.Error(), code: 2}
@@ -155,6 +164,9 @@ func sweepAction(c *cli.Context) error {
 	o := sweep.Options{Task: task, Params: params, Repeat: repeat, Config: config, Shard: shard, Shards: shards,
 		Parallel: parallel, Open: deviceOpener(c.String("device"), gpu, c.Int("threads"), parallel, os.Stderr),
 		Command: commandLine(), Log: os.Stderr}
+	// Overall progress, with the device note written through it.
+	o.Progress = progress.New(os.Stderr, isTerminal(os.Stderr))
+	o.Open = deviceOpener(c.String("device"), gpu, c.Int("threads"), parallel, o.Progress)
 	res, err := sweep.Run(out, o)
 	if err != nil {
 		var ue *usageError
@@ -192,16 +204,17 @@ func printSweep(w io.Writer, res *sweep.Result) error {
 	return nil
 }
 
-// parseShard parses --shard i/n ("" means the whole sweep).
+// parseShard parses --shard i/n ("" means the whole sweep; "auto" is
+// left to sweep.ShardFromEnv).
 func parseShard(s string) (int, int, error) {
-	if s == "" {
+	if s == "" || s == "auto" {
 		return 0, 0, nil
 	}
 	a, b, ok := strings.Cut(s, "/")
 	i, err1 := strconv.Atoi(strings.TrimSpace(a))
 	n, err2 := strconv.Atoi(strings.TrimSpace(b))
 	if !ok || err1 != nil || err2 != nil || n < 1 || i < 1 || i > n {
-		return 0, 0, fmt.Errorf("--shard %s: want i/n with 1 ≤ i ≤ n, e.g. --shard 1/2", s)
+		return 0, 0, fmt.Errorf("--shard %s: want i/n with 1 ≤ i ≤ n, e.g. --shard 1/2, or auto", s)
 	}
 	return i, n, nil
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"mnistgpu/internal/progress"
 	"mnistgpu/study/runs"
 	"mnistgpu/study/sweep"
 	"os"
@@ -108,6 +109,9 @@ type Options struct {
 	Command string
 	// Log gets the progress (may be nil).
 	Log io.Writer
+	// Progress, when set, shows the overall progress of the runs; it
+	// writes to its own writer, normally the one Log is.
+	Progress *progress.Tracker
 }
 
 // ReportPreset is the study's full report (quick false: 10 epochs on the
@@ -170,7 +174,7 @@ func Run(out string, o Options) (*Result, error) {
 		return nil, err
 	}
 	cache := &runs.DataCache{}
-	trained, skipped, err := runs.Execute(r.jobs, runs.ExecOptions{Parallel: o.Parallel, Open: o.Open, Log: o.Log, Cache: cache})
+	trained, skipped, err := runs.Execute(r.jobs, runs.ExecOptions{Parallel: o.Parallel, Open: o.Open, Log: o.Log, Cache: cache, Progress: o.Progress})
 	if err != nil {
 		return nil, err
 	}

@@ -25,6 +25,9 @@ type EvalOptions struct {
 	// numbers are computed exactly as the run computed them).
 	BatchSize int
 	Log       io.Writer
+	// Stage, when set, is told what the figures are at, e.g.
+	// "t-SNE (evaluated checkpoint) 250/1000", and "" when they are done.
+	Stage func(string)
 }
 
 // Evaluate builds a checkpoint's network, rebuilds the test set its run
@@ -100,7 +103,13 @@ func Evaluate(ck *model.Checkpoint, dev kernels.Device, out string, o EvalOption
 	if o.Figures {
 		rc := Config{Arch: ck.Arch, Figures: true, TSNEPoints: o.TSNEPoints, TSNELayer: o.TSNELayer}
 		rc.Train.Seed = seed
-		if err := newFigureSet(rc, out, data).testFigures(net, tested, "(evaluated checkpoint)"); err != nil {
+		fig := newFigureSet(rc, out, data)
+		fig.stage = o.Stage
+		err := fig.testFigures(net, tested, "(evaluated checkpoint)")
+		if o.Stage != nil {
+			o.Stage("")
+		}
+		if err != nil {
 			return m, err
 		}
 	}

@@ -38,6 +38,8 @@ type figureSet struct {
 	dir    string
 	data   *Data
 	epoch1 [][]float32 // t-SNE input after epoch 1
+	// stage, when set, is told what is being drawn.
+	stage func(string)
 }
 
 func newFigureSet(cfg Config, dir string, data *Data) *figureSet {
@@ -131,7 +133,7 @@ func (f *figureSet) testFigures(net *model.Network, tested *TestResult, when str
 	}
 	for _, j := range jobs {
 		title := fmt.Sprintf("%s: t-SNE of the %s %s (%d test images)", task, layer, j.when, len(j.x))
-		if err := TSNEFigure(j.path, title, j.x, labels[:len(j.x)], f.cfg.Train.Seed, net.Device()); err != nil {
+		if err := tsneFigure(j.path, title, j.x, labels[:len(j.x)], f.cfg.Train.Seed, net.Device(), f.tsneProgress("t-SNE "+j.when)); err != nil {
 			return err
 		}
 	}
@@ -223,13 +225,35 @@ func ROCFigure(path, task string, roc eval.ROCResult) error {
 	return plots.ROC(path, task+": ROC curves (test set, one vs rest)", curves)
 }
 
+// tsneIterations is the t-SNE's number of iterations (eval's default).
+const tsneIterations = 1000
+
+// tsneProgress reports a t-SNE's iterations to f.stage as "what 250/1000";
+// nil when nobody listens.
+func (f *figureSet) tsneProgress(what string) func(iter, total int) {
+	if f.stage == nil {
+		return nil
+	}
+	return func(iter, total int) { f.stage(fmt.Sprintf("%s %d/%d", what, iter, total)) }
+}
+
 // TSNEFigure embeds x with t-SNE and draws it coloured by label. The
 // embedding runs on dev when it is a GPU (eval.TSNEOn), else on the CPU.
 func TSNEFigure(path, title string, x [][]float32, labels []int, seed uint64, dev kernels.Device) error {
+	return tsneFigure(path, title, x, labels, seed, dev, nil)
+}
+
+// tsneFigure is TSNEFigure, telling progress (when not nil) the iterations
+// done of the total every 50 iterations.
+func tsneFigure(path, title string, x [][]float32, labels []int, seed uint64, dev kernels.Device, progress func(iter, total int)) error {
 	if len(x) < 2 {
 		return fmt.Errorf("t-SNE: need at least 2 points, have %d", len(x))
 	}
-	y, err := eval.TSNEOn(context.Background(), dev, x, eval.Options{Seed: seed})
+	o := eval.Options{Seed: seed, Iterations: tsneIterations}
+	if progress != nil {
+		o.Progress = func(iter int, _ float64) { progress(iter, o.Iterations) }
+	}
+	y, err := eval.TSNEOn(context.Background(), dev, x, o)
 	if err != nil {
 		return fmt.Errorf("t-SNE: %w", err)
 	}

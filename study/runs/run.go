@@ -22,6 +22,7 @@ import (
 	"mnistgpu/internal/atomicfile"
 	"mnistgpu/internal/buildinfo"
 	"mnistgpu/kernels"
+	"mnistgpu/kernels/cpu"
 	"mnistgpu/model"
 )
 
@@ -133,8 +134,23 @@ type AUC struct {
 type Logger struct {
 	// Out gets one line per epoch and the final summary.
 	Out io.Writer
-	// Bar, when set, draws an in-place progress bar on Out during an epoch.
+	// Bar, when set, draws an in-place progress bar on Out during an epoch
+	// on the CPU device, and the t-SNE's progress. On a GPU the steps of an
+	// epoch are only issued, not done, when the bar would advance, so there
+	// the epoch's line alone shows progress: never a bar that finishes
+	// before the work.
 	Bar bool
+	// Progress, when set, is told before each epoch and at each stage after
+	// training how many epochs are done and what the run is doing, e.g.
+	// (2, "epoch 3/10") or (10, "t-SNE after 10 epochs 250/1000").
+	Progress func(epochsDone int, stage string)
+}
+
+// stage reports a stage to Progress, when set.
+func (l Logger) stage(epochsDone int, stage string) {
+	if l.Progress != nil {
+		l.Progress(epochsDone, stage)
+	}
 }
 
 // CheckOutDir creates dir (and parents) and checks that a file can be
@@ -189,10 +205,18 @@ func Train(cfg Config, dev kernels.Device, data *Data, dir string, log Logger) (
 		cfg.Arch.Task, dev.Name(), train.N, val.N, test.N, net.NumParams())
 
 	fig := newFigureSet(cfg, dir, data)
-	res := &Result{Dir: dir}
-	for e := 1; e <= cfg.Train.Epochs; e++ {
-		var progress func(done, total int)
+	fig.stage = func(s string) {
+		log.stage(cfg.Train.Epochs, s)
 		if log.Bar {
+			fmt.Fprint(log.Out, "\r\033[K"+s)
+		}
+	}
+	res := &Result{Dir: dir}
+	_, stepsDone := dev.(*cpu.Device) // the CPU device runs each op as it is issued
+	for e := 1; e <= cfg.Train.Epochs; e++ {
+		log.stage(e-1, fmt.Sprintf("epoch %d/%d", e, cfg.Train.Epochs))
+		var progress func(done, total int)
+		if log.Bar && stepsDone {
 			progress = newBar(log.Out, e, cfg.Train.Epochs).update
 		}
 		st, err := tr.Epoch(train, e, progress)
@@ -203,7 +227,7 @@ func Train(cfg Config, dev kernels.Device, data *Data, dir string, log Logger) (
 			return nil, fmt.Errorf("epoch %d validation: %w", e, err)
 		}
 		res.History = append(res.History, st)
-		if log.Bar {
+		if log.Bar && stepsDone {
 			fmt.Fprint(log.Out, "\r\033[K")
 		}
 		fmt.Fprintf(log.Out, "epoch %2d/%d  train loss %.4f acc %.4f  val loss %.4f acc %.4f  %.2fs  %.0f img/s\n",
@@ -217,6 +241,7 @@ func Train(cfg Config, dev kernels.Device, data *Data, dir string, log Logger) (
 			}
 		}
 	}
+	log.stage(cfg.Train.Epochs, "test")
 	if err := model.SaveCheckpoint(filepath.Join(dir, "model.safetensors"), net, cfg.Arch, tr.Steps(), checkpointMeta(cfg)); err != nil {
 		return nil, err
 	}
@@ -242,6 +267,9 @@ func Train(cfg Config, dev kernels.Device, data *Data, dir string, log Logger) (
 	}
 	if err := fig.final(net, res.History, tested); err != nil {
 		return nil, err
+	}
+	if log.Bar && cfg.Figures {
+		fmt.Fprint(log.Out, "\r\033[K")
 	}
 	res.Seconds = time.Since(start).Seconds()
 	fmt.Fprintln(log.Out, m.summary(dir))

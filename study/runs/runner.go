@@ -19,6 +19,7 @@ import (
 
 	"mnistgpu/dataset"
 	"mnistgpu/internal/atomicfile"
+	"mnistgpu/internal/progress"
 	"mnistgpu/kernels"
 	"mnistgpu/model"
 )
@@ -187,6 +188,10 @@ type ExecOptions struct {
 	Log      io.Writer
 	// Cache, when set, is shared with the caller.
 	Cache *DataCache
+	// Progress, when set, is told of every run to train and every epoch
+	// and stage of it, and the log is written through it so that its
+	// status line stays below the log on a terminal.
+	Progress *progress.Tracker
 }
 
 // runJobs makes every job whose folder does not hold a finished run of the
@@ -219,6 +224,13 @@ func Execute(jobs []Job, o ExecOptions) (trained, skipped int, err error) {
 	}
 	if len(todo) == 0 {
 		return 0, skipped, nil
+	}
+	if p := o.Progress; p != nil {
+		for _, j := range todo {
+			p.Add(j.Name, j.Cfg.Train.Epochs)
+		}
+		log.w = p
+		defer p.Close()
 	}
 	k := min(max(o.Parallel, 1), len(todo))
 	cache := o.Cache
@@ -253,7 +265,7 @@ func Execute(jobs []Job, o ExecOptions) (trained, skipped int, err error) {
 				}
 				n := started.Add(1)
 				log.printf("[%d/%d] %s on %s\n", n, len(todo), todo[i].Name, dev.Name())
-				if errs[i] = runOne(todo[i], dev, cache, log); errs[i] != nil {
+				if errs[i] = runOne(todo[i], dev, cache, log, o.Progress); errs[i] != nil {
 					failed.Store(true)
 				}
 			}
@@ -276,7 +288,13 @@ func Execute(jobs []Job, o ExecOptions) (trained, skipped int, err error) {
 }
 
 // runOne trains one job and writes its log to train.log in the run folder.
-func runOne(j Job, dev kernels.Device, cache *DataCache, log *syncWriter) error {
+func runOne(j Job, dev kernels.Device, cache *DataCache, log *syncWriter, p *progress.Tracker) error {
+	var stage func(int, string)
+	if p != nil {
+		p.Start(j.Name)
+		defer p.Done(j.Name)
+		stage = func(epochs int, s string) { p.Update(j.Name, epochs, s) }
+	}
 	data, err := cache.Load(j.Cfg.Data, j.Cfg.Train.Seed)
 	if err != nil {
 		return fmt.Errorf("run %s: %w", j.Name, err)
@@ -284,7 +302,7 @@ func runOne(j Job, dev kernels.Device, cache *DataCache, log *syncWriter) error 
 	var buf bytes.Buffer
 	lines := &linePrefixer{log: log, prefix: "  " + j.Name + ": "}
 	start := time.Now()
-	res, err := Train(j.Cfg, dev, data, j.Dir, Logger{Out: io.MultiWriter(&buf, lines)})
+	res, err := Train(j.Cfg, dev, data, j.Dir, Logger{Out: io.MultiWriter(&buf, lines), Progress: stage})
 	lines.flush()
 	if err != nil {
 		return fmt.Errorf("run %s (%s): %w", j.Name, j.Dir, err)

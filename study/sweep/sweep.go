@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"mnistgpu/internal/atomicfile"
+	"mnistgpu/internal/progress"
 	"mnistgpu/plots"
 )
 
@@ -149,6 +150,9 @@ type Options struct {
 	Command string
 	// Log gets the progress (may be nil).
 	Log io.Writer
+	// Progress, when set, shows the overall progress of the runs; it
+	// writes to its own writer, normally the one Log is.
+	Progress *progress.Tracker
 }
 
 // SweepRow is one configuration of a sweep, aggregated over its repeats.
@@ -261,7 +265,7 @@ func Run(out string, o Options) (*Result, error) {
 	if o.Log != nil && o.Shards > 0 {
 		fmt.Fprintf(o.Log, "shard %d/%d: %d of the %d runs\n", o.Shard, o.Shards, len(mine), len(points))
 	}
-	trained, skipped, err := runs.Execute(mine, runs.ExecOptions{Parallel: o.Parallel, Open: o.Open, Log: o.Log})
+	trained, skipped, err := runs.Execute(mine, runs.ExecOptions{Parallel: o.Parallel, Open: o.Open, Log: o.Log, Progress: o.Progress})
 	if err != nil {
 		return nil, err
 	}
