@@ -2,7 +2,7 @@ package model
 
 import (
 	"encoding/json"
-		"fmt"
+	"fmt"
 	"math"
 	"strconv"
 )
