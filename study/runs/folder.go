@@ -41,8 +41,6 @@ func CheckRunDir(dir string, overwrite bool) error {
 			what = "a finished run"
 		}
 		return fmt.Errorf("--out %s already holds %s: choose another --out, add --overwrite to replace it, or continue it with `mnistgpu train --resume %s`", dir, what, dir)
-	case err != nil && !errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("--out %s: %w", dir, err)
 	}
 	// The nearest folder that exists must take a new file.
 	probe := dir

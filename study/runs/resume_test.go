@@ -137,4 +137,6 @@ func TestRunFailingBeforeTrainingLeavesNoFolder(t *testing.T) {
 
 type noAlloc struct{ kernels.Device }
 
-func (noAlloc) Alloc(kernels.DType, int) (kernels.Buffer, error) { return nil, errors.New("out of device memory") }
+func (noAlloc) Alloc(kernels.DType, int) (kernels.Buffer, error) {
+	return nil, errors.New("out of device memory")
+}
