@@ -81,6 +81,7 @@ func TestTrainRefusesBeforeWriting(t *testing.T) {
 		{[]string{"--batchnorm=false"}, "--batchnorm applies to cnn only"},
 		{[]string{"--lr", "0.1", "--lr=0.2"}, "--lr given twice"},
 		{[]string{"--device", "cuda"}, "--device"},
+		{[]string{"--hidden", "1000000000"}, "lower --hidden or --batch-size"}, // 11 TB
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
@@ -93,7 +94,7 @@ func TestTrainRefusesBeforeWriting(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "run")
 			args := []string{"train", "mlp", "--data", data, "--subset", "300", "--epochs", "1", "--no-figures", "--out", out}
 			if !cuda {
-				args = append(args, "--threads", "1")
+				args = append(args, "--threads", "1", "--device", "cpu")
 			}
 			_, stderr, code := run(t, t.TempDir(), nil, append(args, c.args...)...)
 			if code == 0 {
