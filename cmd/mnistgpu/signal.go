@@ -10,7 +10,9 @@ import (
 
 // signalContext returns a context that is cancelled at the first SIGINT or
 // SIGTERM, a function that says which signal came (nil if none), and stop,
-// which restores the default handling.
+// which restores the default handling. After the first signal the default
+// handling is back, so a second Ctrl-C stops the process at once (atomic
+// writes leave no half-written file even then).
 func signalContext() (ctx context.Context, caught func() os.Signal, stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ch := make(chan os.Signal, 1)
@@ -21,6 +23,7 @@ func signalContext() (ctx context.Context, caught func() os.Signal, stop func())
 		select {
 		case s := <-ch:
 			got.Store(s)
+			signal.Stop(ch)
 			cancel()
 		case <-done:
 		}

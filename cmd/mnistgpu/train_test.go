@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -177,18 +178,21 @@ func TestResumeAfterKill(t *testing.T) {
 	}
 
 	out := filepath.Join(dir, "killed")
-	// Killed inside the write of the second epoch's resumable checkpoint.
-	_, _, code := run(t, dir, []string{atomicfile.CrashEnv + "=resume.safetensors:2"}, resumeArgs(data, out)...)
-	if code != -1 && code != 137 {
-		t.Fatalf("the crash hook did not kill the run: exit %d", code)
-	}
-	tmps, _ := filepath.Glob(filepath.Join(out, ".resume.safetensors.tmp*"))
-	if len(tmps) != 1 {
-		t.Fatalf("want the interrupted write's temporary file, got %v", tmps)
+	// Killed inside the write of the first epoch's resumable checkpoint
+	// (so there is none yet), then, resumed, inside the second's.
+	resume := []string{"train", "--resume", out, "--threads", "1"}
+	for i, args := range [][]string{resumeArgs(data, out), resume} {
+		_, stderr, code := run(t, dir, []string{atomicfile.CrashEnv + "=resume.safetensors:" + strconv.Itoa(i+1)}, args...)
+		if code != -1 {
+			t.Fatalf("the crash hook did not kill the run: exit %d %s", code, stderr)
+		}
+		tmps, _ := filepath.Glob(filepath.Join(out, ".resume.safetensors.tmp*"))
+		if len(tmps) != 1 {
+			t.Fatalf("want the interrupted write's temporary file, got %v", tmps)
+		}
 	}
 	// Then killed at random times, five times, and resumed to the end.
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
-	resume := []string{"train", "--resume", out, "--threads", "1"}
 	kills := 0
 	for i := 0; i < 6; i++ {
 		cmd := exec.Command(bin, resume...)

@@ -165,7 +165,8 @@ type Options struct {
 	// returns an error that wraps the context's.
 	Context context.Context
 	// Resume continues from dir's resumable checkpoint (ResumeFile) when
-	// there is one; it must be of the same configuration.
+	// there is one, which must be of the same configuration; without one
+	// the run starts over in dir, replacing what an earlier attempt left.
 	Resume bool
 	// Overwrite replaces the files of a run that dir holds.
 	Overwrite bool
@@ -239,8 +240,11 @@ func Run(cfg Config, dev kernels.Device, data *Data, dir string, o Options) (res
 	train, val, test := sets[0], sets[1], sets[2]
 
 	// Everything is allocated: only now is the folder made.
-	if err := prepareDir(dir, o.Overwrite, resume != nil); err != nil {
+	if err := prepareDir(dir, o.Overwrite || o.Resume, resume != nil); err != nil {
 		return nil, err
+	}
+	if o.Log.Out == nil {
+		o.Log.Out = io.Discard
 	}
 	tl := &trainLog{path: filepath.Join(dir, "train.log")}
 	if resume != nil {
