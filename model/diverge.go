@@ -17,7 +17,7 @@ func (s EpochStats) Diverged() bool {
 // run with c stopped being finite, and the likely cause.
 func DivergedMessage(s EpochStats, c TrainConfig) string {
 	v := s.TrainLoss
-	which := "loss"
+	which := "training loss"
 	if finite(v) {
 		v, which = s.ValLoss, "validation loss"
 	}

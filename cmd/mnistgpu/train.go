@@ -51,7 +51,7 @@ func runFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "out", Usage: "run folder (default $MNISTGPU_RUNS or runs, then /<task>-<timestamp>); a folder that holds a run is refused"},
 		&cli.BoolFlag{Name: "overwrite", Usage: "replace the run that --out holds"},
-		&cli.StringFlag{Name: "resume", Usage: "`DIR`: continue the interrupted run in DIR with the flags it was started with"},
+		&cli.StringFlag{Name: "resume", Usage: "continue the killed or interrupted run in `DIR` with the flags it was started with"},
 	}
 }
 

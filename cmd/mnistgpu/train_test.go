@@ -221,7 +221,7 @@ func TestResumeAfterKill(t *testing.T) {
 			t.Fatal("the last resume was killed")
 		}
 	}
-	t.Logf("killed inside a checkpoint write, then %d times at random points", kills)
+	t.Logf("killed inside two checkpoint writes, then %d times at random points", kills)
 	got, err := os.ReadFile(filepath.Join(out, "model.safetensors"))
 	if err != nil {
 		t.Fatal(err)
@@ -293,5 +293,18 @@ func TestInterruptAndResume(t *testing.T) {
 				t.Fatal("the resumed run's model differs from the uninterrupted run's")
 			}
 		})
+	}
+}
+
+// TestTrainHelpDocumentsExits checks that train's help lists the exit codes
+// and the run-folder flags.
+func TestTrainHelpDocumentsExits(t *testing.T) {
+	for _, args := range [][]string{{"train", "--help"}, {"train", "cnn", "--help"}} {
+		stdout, _, code := run(t, t.TempDir(), nil, args...)
+		for _, want := range []string{"3 diverged", "130 (SIGINT", "143 (SIGTERM)", "--resume DIR", "--overwrite"} {
+			if code != 0 || !strings.Contains(stdout, want) {
+				t.Errorf("%v: exit %d, no %q in\n%s", args, code, want, stdout)
+			}
+		}
 	}
 }
