@@ -245,6 +245,12 @@ func runConfig(c *cli.Context, task string) (runs.Config, error) {
 	if cfg.Device != "auto" && cfg.Device != "cpu" && cfg.Device != "cuda" {
 		return cfg, fmt.Errorf("--device %s: want auto, cpu or cuda", cfg.Device)
 	}
+	if t := c.Int("threads"); t < 0 {
+		return cfg, fmt.Errorf("--threads %d: must be 0 (all cores) or more", t)
+	}
+	if g := c.Int("gpu"); g < 0 {
+		return cfg, fmt.Errorf("--gpu %d: must be 0 or more (see mnistgpu devices)", g)
+	}
 	return cfg, checkTSNE(cfg.TSNEPoints, cfg.TSNELayer)
 }
 

@@ -81,6 +81,8 @@ func TestTrainRefusesBeforeWriting(t *testing.T) {
 		{[]string{"--kernel", "5"}, "--kernel applies to cnn only"},
 		{[]string{"--batchnorm=false"}, "--batchnorm applies to cnn only"},
 		{[]string{"--lr", "0.1", "--lr=0.2"}, "--lr given twice"},
+		{[]string{"--threads", "-2"}, "--threads"},
+		{[]string{"--gpu", "-1"}, "--gpu"},
 		{[]string{"--device", "cuda"}, "--device"},
 		{[]string{"--hidden", "1000000000"}, "lower --hidden or --batch-size"}, // 11 TB
 	}
@@ -95,7 +97,10 @@ func TestTrainRefusesBeforeWriting(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "run")
 			args := []string{"train", "mlp", "--data", data, "--subset", "300", "--epochs", "1", "--no-figures", "--out", out}
 			if !cuda {
-				args = append(args, "--threads", "1", "--device", "cpu")
+				args = append(args, "--device", "cpu")
+			}
+			if !cuda && !slices.Contains(c.args, "--threads") {
+				args = append(args, "--threads", "1")
 			}
 			_, stderr, code := run(t, t.TempDir(), nil, append(args, c.args...)...)
 			if code == 0 {
@@ -307,4 +312,14 @@ func TestTrainHelpDocumentsExits(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestSweepRepeatedFlag checks that sweep, too, refuses a train flag given
+// twice with different values (while --set repeats by design).
+func TestSweepRepeatedFlag(t *testing.T) {
+	_, stderr, code := run(t, t.TempDir(), nil, "sweep", "--task", "mlp", "--set", "lr=0.1,0.2", "--set", "seed=1,2", "--epochs", "1", "--epochs", "2")
+	if code != exitUsage {
+		t.Fatalf("exit %d, want %d", code, exitUsage)
+	}
+	oneLine(t, stderr, "--epochs given twice")
 }

@@ -140,3 +140,47 @@ type noAlloc struct{ kernels.Device }
 func (noAlloc) Alloc(kernels.DType, int) (kernels.Buffer, error) {
 	return nil, errors.New("out of device memory")
 }
+
+// failAt refuses the n-th allocation (counting from 0) and every later one,
+// as a GPU that runs out of memory part-way would.
+type failAt struct {
+	kernels.Device
+	n, calls int
+}
+
+func (d *failAt) Alloc(dt kernels.DType, n int) (kernels.Buffer, error) {
+	d.calls++
+	if d.calls > d.n {
+		return nil, errors.New("CUDA_ERROR_OUT_OF_MEMORY")
+	}
+	return d.Device.Alloc(dt, n)
+}
+
+// TestAllocationFailureAnywhere makes every allocation of a run fail in
+// turn: each gives an error naming the failure, never a panic, and when
+// it comes before training no folder.
+func TestAllocationFailureAnywhere(t *testing.T) {
+	dc := runs.DataConfig{ValSplit: 0.1, Subset: 40}
+	data := studytest.RealData(t, dc)
+	for _, task := range []string{model.TaskMLP, model.TaskCNN} {
+		arch, _ := model.DefaultArch(task)
+		tc := model.DefaultTrainConfig()
+		tc.Epochs = 1
+		cfg := runs.Config{Arch: arch, Train: tc, Data: dc, Device: "cpu", TSNEPoints: 10, TSNELayer: "penultimate"}
+		for n := 0; ; n++ {
+			dir := filepath.Join(t.TempDir(), "run")
+			dev := &failAt{Device: cpu.New(1), n: n}
+			_, err := runs.Run(cfg, dev, data, dir, runs.Options{Log: runs.Logger{Out: io.Discard}})
+			if err == nil {
+				if n < 10 {
+					t.Fatalf("%s: finished with only %d allocations", task, n)
+				}
+				t.Logf("%s: each of %d allocations failed in turn", task, n)
+				break
+			}
+			if !strings.Contains(err.Error(), "CUDA_ERROR_OUT_OF_MEMORY") || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("%s, allocation %d: %v", task, n, err)
+			}
+		}
+	}
+}
