@@ -120,3 +120,28 @@ func TestReadResumeRefuses(t *testing.T) {
 		t.Fatalf("unknown format: %v", err)
 	}
 }
+
+// BenchmarkSaveResume measures the resumable checkpoint written after each
+// epoch (default MLP, momentum: parameters, velocity, synced to disk).
+func BenchmarkSaveResume(b *testing.B) {
+	dev := cpu.New(1)
+	defer dev.Close()
+	a, _ := DefaultArch(TaskMLP)
+	net, err := Build(dev, a, 64, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer net.Close()
+	tr, err := NewTrainer(net, DefaultTrainConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tr.Close()
+	path := filepath.Join(b.TempDir(), "resume.safetensors")
+	hist := make([]EpochStats, 10)
+	for b.Loop() {
+		if err := tr.SaveResume(path, a, ResumeState{Epoch: 10, History: hist}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

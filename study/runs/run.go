@@ -240,6 +240,9 @@ func Run(cfg Config, dev kernels.Device, data *Data, dir string, o Options) (res
 	train, val, test := sets[0], sets[1], sets[2]
 
 	// Everything is allocated: only now is the folder made.
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("interrupted before training: %w", err)
+	}
 	if err := prepareDir(dir, o.Overwrite || o.Resume, resume != nil); err != nil {
 		return nil, err
 	}
