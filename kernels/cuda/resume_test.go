@@ -15,7 +15,7 @@ import (
 // resumable checkpoint.
 func TestGPUResume(t *testing.T) {
 	g := gpu(t)
-	r, err := model.Upload(g, syntheticSet(100))
+	r, err := model.Upload(g, syntheticSet(40))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,9 +24,9 @@ func TestGPUResume(t *testing.T) {
 		t.Run(c.task+"-"+c.opt, func(t *testing.T) {
 			arch, _ := model.DefaultArch(c.task)
 			cfg := model.DefaultTrainConfig()
-			cfg.BatchSize, cfg.Optimizer, cfg.LR = 32, c.opt, model.DefaultLR(c.opt)
+			cfg.BatchSize, cfg.Optimizer, cfg.LR = 16, c.opt, model.DefaultLR(c.opt)
 			newTrainer := func() (*model.Network, *model.Trainer) {
-				net, err := model.Build(g, arch, 32, 5)
+				net, err := model.Build(g, arch, 16, 5)
 				if err != nil {
 					t.Fatal(err)
 				}
