@@ -54,7 +54,7 @@ func (t *Trainer) SaveResume(path string, arch Arch, st ResumeState) error {
 	if err != nil {
 		return err
 	}
-	hist, err := json.Marshal(st.History)
+	hist, err := json.Marshal(encodeHistory(st.History))
 	if err != nil {
 		return fmt.Errorf("resume checkpoint: history: %w", err)
 	}
@@ -124,7 +124,7 @@ func ReadResume(path string) (*Resume, error) {
 	if r.State.Steps, err = strconv.Atoi(ck.Metadata["steps"]); err != nil || r.State.Steps < 0 {
 		return nil, bad("steps %q is not a count", ck.Metadata["steps"])
 	}
-	if err := json.Unmarshal([]byte(ck.Metadata["history"]), &r.State.History); err != nil {
+	if r.State.History, err = decodeHistory(ck.Metadata["history"]); err != nil {
 		return nil, bad("history: %v", err)
 	}
 	if len(r.State.History) != r.State.Epoch {
@@ -188,4 +188,43 @@ func (t *Trainer) Restore(r *Resume) error {
 func putF32(b []byte, x float32) {
 	u := math.Float32bits(x)
 	b[0], b[1], b[2], b[3] = byte(u), byte(u>>8), byte(u>>16), byte(u>>24)
+}
+
+// encodeHistory writes each epoch's numbers as exact decimal strings, which
+// unlike JSON numbers also carry NaN and infinities.
+func encodeHistory(h []EpochStats) [][]string {
+	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	out := make([][]string, len(h))
+	for i, s := range h {
+		out[i] = []string{strconv.Itoa(s.Epoch), f(s.TrainLoss), f(s.TrainAcc), f(s.ValLoss), f(s.ValAcc), f(s.Seconds), f(s.ImagesPerSec)}
+	}
+	return out
+}
+
+// decodeHistory reads what encodeHistory wrote.
+func decodeHistory(s string) ([]EpochStats, error) {
+	var rows [][]string
+	if err := json.Unmarshal([]byte(s), &rows); err != nil {
+		return nil, err
+	}
+	out := make([]EpochStats, len(rows))
+	for i, r := range rows {
+		if len(r) != 7 {
+			return nil, fmt.Errorf("epoch record %d has %d fields, want 7", i+1, len(r))
+		}
+		var v [6]float64
+		for j := range v {
+			x, err := strconv.ParseFloat(r[j+1], 64)
+			if err != nil {
+				return nil, fmt.Errorf("epoch record %d: %w", i+1, err)
+			}
+			v[j] = x
+		}
+		e, err := strconv.Atoi(r[0])
+		if err != nil {
+			return nil, fmt.Errorf("epoch record %d: %w", i+1, err)
+		}
+		out[i] = EpochStats{Epoch: e, TrainLoss: v[0], TrainAcc: v[1], ValLoss: v[2], ValAcc: v[3], Seconds: v[4], ImagesPerSec: v[5]}
+	}
+	return out, nil
 }
