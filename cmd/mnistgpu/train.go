@@ -187,7 +187,7 @@ func trainRun(c *cli.Context, cfg runs.Config, out string, o runs.Options) error
 		return err
 	}
 	if res.Diverged != "" {
-		return &exitError{msg: res.Diverged + " (run folder " + out + " written with status diverged)", code: exitDiverged}
+		return &exitError{msg: res.Diverged + "; the run folder " + out + " is written with status diverged", code: exitDiverged}
 	}
 	return nil
 }

@@ -159,8 +159,10 @@ func TestTrainOutHoldsRun(t *testing.T) {
 
 // resumeArgs is the run that the resume tests interrupt: long enough that
 // kills land in every phase, short enough for a test.
-func resumeArgs(data, out string) []string {
-	return []string{"train", "mlp", "--data", data, "--subset", "2000", "--epochs", "4", "--no-figures", "--device", "cpu",
+func resumeArgs(data, out string) []string { return resumeArgsEpochs(data, out, 4) }
+
+func resumeArgsEpochs(data, out string, epochs int) []string {
+	return []string{"train", "mlp", "--data", data, "--subset", "2000", "--epochs", strconv.Itoa(epochs), "--no-figures", "--device", "cpu",
 		"--threads", "1", "--out", out}
 }
 
@@ -250,14 +252,14 @@ func TestInterruptAndResume(t *testing.T) {
 	data := mnistDir(t)
 	dir := t.TempDir()
 	ref := filepath.Join(dir, "ref")
-	if _, stderr, code := run(t, dir, nil, resumeArgs(data, ref)...); code != 0 {
+	if _, stderr, code := run(t, dir, nil, resumeArgsEpochs(data, ref, 8)...); code != 0 {
 		t.Fatalf("uninterrupted run: %d %s", code, stderr)
 	}
 	want, _ := os.ReadFile(filepath.Join(ref, "model.safetensors"))
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
 			out := filepath.Join(dir, sig.String())
-			cmd := exec.Command(bin, resumeArgs(data, out)...)
+			cmd := exec.Command(bin, resumeArgsEpochs(data, out, 8)...)
 			cmd.Dir = dir
 			var errb bytes.Buffer
 			cmd.Stderr = &errb
@@ -290,7 +292,7 @@ func TestInterruptAndResume(t *testing.T) {
 				t.Fatalf("contradicting --lr: exit %d", code)
 			}
 			oneLine(t, stderr, "contradicts")
-			if _, stderr, code := run(t, dir, nil, "train", "mlp", "--resume", out, "--epochs", "4", "--threads", "2"); code != 0 {
+			if _, stderr, code := run(t, dir, nil, "train", "mlp", "--resume", out, "--epochs", "8", "--threads", "2"); code != 0 {
 				t.Fatalf("resume: %d %s", code, stderr)
 			}
 			got, _ := os.ReadFile(filepath.Join(out, "model.safetensors"))
