@@ -69,7 +69,7 @@ func TestSweepResumesHalfFinishedRun(t *testing.T) {
 		t.Fatalf("Execute: trained %d skipped %d: %v", trained, skipped, err)
 	}
 	tl, _ := os.ReadFile(filepath.Join(half, "train.log"))
-	if !strings.Contains(string(tl), "interrupted in epoch 3") || !strings.Contains(string(tl), "resumed after epoch 2 of 3") ||
+	if !strings.Contains(string(tl), "interrupted in epoch 3") || !strings.Contains(string(tl), "resumed after epoch 2 of 3") || strings.Contains(string(tl), "failed") ||
 		strings.Count(string(tl), "epoch  1/3") != 1 {
 		t.Fatalf("train.log does not tell the interruption and the resume:\n%s", tl)
 	}

@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -256,7 +257,8 @@ func Run(cfg Config, dev kernels.Device, data *Data, dir string, o Options) (res
 	out := io.MultiWriter(o.Log.Out, &tl.buf)
 	epoch := 0
 	defer func() {
-		if err != nil {
+		var ie *InterruptedError
+		if err != nil && !errors.As(err, &ie) { // an interruption said so itself
 			fmt.Fprintf(&tl.buf, "failed in epoch %d: %v\n", epoch, err)
 		}
 		if werr := tl.write(); werr != nil && err == nil {
