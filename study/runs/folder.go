@@ -123,10 +123,12 @@ type InterruptedError struct {
 	Err          error
 }
 
+// Error says where the run stopped and what is saved.
 func (e *InterruptedError) Error() string {
 	return fmt.Sprintf("interrupted in epoch %d with %d epochs saved: %v", e.Epoch, e.Saved, e.Err)
 }
 
+// Unwrap is the context's error.
 func (e *InterruptedError) Unwrap() error { return e.Err }
 
 // extraTSNE names the t-SNE input kept after epoch 1 in a resumable

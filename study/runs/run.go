@@ -484,6 +484,7 @@ func writeHistory(path string, h []model.EpochStats, diverged bool) error {
 	})
 }
 
+// WriteJSON writes v to path as indented JSON, atomically.
 func WriteJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
