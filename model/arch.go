@@ -99,7 +99,7 @@ func (a Arch) Validate() error {
 	if _, err := ParseActivation(a.Activation); err != nil {
 		return err
 	}
-	if a.Dropout < 0 || a.Dropout >= 1 {
+	if !(a.Dropout >= 0 && a.Dropout < 1) { // also rejects NaN
 		return fmt.Errorf("--dropout %g: must be at least 0 and less than 1", a.Dropout)
 	}
 	if len(a.Input) != 3 || prod(a.Input) <= 0 || a.Classes < 2 {

@@ -64,7 +64,7 @@ func (b *builder) build(seed uint64) (net *Network, err error) {
 	net = b.net
 	defer func() {
 		if err != nil {
-			net.Close()
+			b.net.Close() // net is nil by then
 		}
 	}()
 	total := 0

@@ -43,41 +43,54 @@ func SaveCheckpoint(path string, net *Network, arch Arch, steps int, meta map[st
 	for k, v := range meta {
 		md[k] = v
 	}
-	type entry struct {
-		name  string
-		dtype string
-		shape []int
-		data  []byte
-	}
 	var entries []entry
 	dev := net.Device()
-	f32 := func(name string, shape []int, b kernels.Buffer) error {
-		v := make([]float32, b.Len())
-		if err := dev.Download(v, b); err != nil {
-			return fmt.Errorf("read %s: %w", name, err)
-		}
-		raw := make([]byte, 4*len(v))
-		for i, x := range v {
-			binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(x))
-		}
-		entries = append(entries, entry{name, "F32", shape, raw})
-		return nil
-	}
 	for _, p := range net.Params() {
-		if err := f32(p.Name, p.Shape, p.W); err != nil {
+		e, err := f32Entry(dev, p.Name, p.Shape, p.W)
+		if err != nil {
 			return err
 		}
+		entries = append(entries, e)
 	}
 	for _, s := range net.States() {
-		if err := f32(s.Name, s.Shape, s.Buf); err != nil {
+		e, err := f32Entry(dev, s.Name, s.Shape, s.Buf)
+		if err != nil {
 			return err
 		}
+		entries = append(entries, e)
 		if strings.HasSuffix(s.Name, ".running_var") {
 			raw := make([]byte, 8)
 			binary.LittleEndian.PutUint64(raw, uint64(steps))
 			entries = append(entries, entry{strings.TrimSuffix(s.Name, "running_var") + "num_batches_tracked", "I64", []int{}, raw})
 		}
 	}
+	return writeSafetensors(path, entries, md)
+}
+
+// entry is one tensor to write: its name, dtype, shape and raw bytes.
+type entry struct {
+	name  string
+	dtype string
+	shape []int
+	data  []byte
+}
+
+// f32Entry reads buffer b of dev as the F32 tensor name.
+func f32Entry(dev kernels.Device, name string, shape []int, b kernels.Buffer) (entry, error) {
+	v := make([]float32, b.Len())
+	if err := dev.Download(v, b); err != nil {
+		return entry{}, fmt.Errorf("read %s: %w", name, err)
+	}
+	raw := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(x))
+	}
+	return entry{name, "F32", shape, raw}, nil
+}
+
+// writeSafetensors writes entries (in name order) and the metadata md to
+// path as a safetensors file, atomically.
+func writeSafetensors(path string, entries []entry, md map[string]string) error {
 	sort.Slice(entries, func(i, j int) bool { return entries[i].name < entries[j].name })
 	header := map[string]any{"__metadata__": md}
 	var off int64
@@ -197,19 +210,11 @@ func (ck *Checkpoint) Load(net *Network) error {
 	dev := net.Device()
 	seen := map[string]bool{}
 	load := func(name string, shape []int, b kernels.Buffer) error {
-		ti, ok := ck.tensors[name]
-		if !ok {
-			return fmt.Errorf("checkpoint lacks tensor %s that the %s model needs", name, ck.Arch.Task)
-		}
-		if !equalInts(ti.Shape, shape) || ti.DType != "F32" {
-			return fmt.Errorf("tensor %s: checkpoint has %s %v, the model needs F32 %v", name, ti.DType, ti.Shape, shape)
+		v, err := ck.f32(name, shape)
+		if err != nil {
+			return err
 		}
 		seen[name] = true
-		raw := ck.data[ti.Offsets[0]:ti.Offsets[1]]
-		v := make([]float32, len(raw)/4)
-		for i := range v {
-			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
-		}
 		return dev.Upload(b, v)
 	}
 	for _, p := range net.Params() {
@@ -228,6 +233,23 @@ func (ck *Checkpoint) Load(net *Network) error {
 		}
 	}
 	return nil
+}
+
+// f32 returns the F32 tensor name, checking that it has shape.
+func (ck *Checkpoint) f32(name string, shape []int) ([]float32, error) {
+	ti, ok := ck.tensors[name]
+	if !ok {
+		return nil, fmt.Errorf("checkpoint lacks tensor %s that the %s model needs", name, ck.Arch.Task)
+	}
+	if !equalInts(ti.Shape, shape) || ti.DType != "F32" {
+		return nil, fmt.Errorf("tensor %s: checkpoint has %s %v, the model needs F32 %v", name, ti.DType, ti.Shape, shape)
+	}
+	raw := ck.data[ti.Offsets[0]:ti.Offsets[1]]
+	v := make([]float32, len(raw)/4)
+	for i := range v {
+		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+	}
+	return v, nil
 }
 
 // LoadNetwork reads a checkpoint and builds its network on dev for batches

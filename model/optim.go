@@ -85,3 +85,12 @@ func (o *optimizer) step() error {
 func (o *optimizer) close() {
 	o.mem.free()
 }
+
+// state names the optimizer's state buffers, which a resumable checkpoint
+// saves: the velocity of SGD, or Adam's two moments.
+func (o *optimizer) state() map[string]kernels.Buffer {
+	if o.kind == OptAdam {
+		return map[string]kernels.Buffer{"adam_m": o.m1, "adam_v": o.m2}
+	}
+	return map[string]kernels.Buffer{"velocity": o.vel}
+}

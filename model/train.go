@@ -1,7 +1,9 @@
 package model
 
 import (
+	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"mnistgpu/dataset"
@@ -34,12 +36,12 @@ func (c TrainConfig) Validate() error {
 		return fmt.Errorf("--epochs %d: must be at least 1", c.Epochs)
 	case c.BatchSize <= 0:
 		return fmt.Errorf("--batch-size %d: must be at least 1", c.BatchSize)
-	case !(c.LR > 0):
-		return fmt.Errorf("--lr %g: must be positive", c.LR)
-	case c.Momentum < 0 || c.Momentum >= 1:
+	case !(c.LR > 0) || math.IsInf(c.LR, 0):
+		return fmt.Errorf("--lr %g: must be a positive finite number", c.LR)
+	case !(c.Momentum >= 0 && c.Momentum < 1): // also rejects NaN
 		return fmt.Errorf("--momentum %g: must be at least 0 and less than 1", c.Momentum)
-	case c.WeightDecay < 0:
-		return fmt.Errorf("--weight-decay %g: must not be negative", c.WeightDecay)
+	case !(c.WeightDecay >= 0) || math.IsInf(c.WeightDecay, 0):
+		return fmt.Errorf("--weight-decay %g: must be a finite number, not negative", c.WeightDecay)
 	}
 	if _, err := ParseOptimizer(c.Optimizer); err != nil {
 		return err
@@ -148,8 +150,15 @@ func NewTrainer(net *Network, cfg TrainConfig) (*Trainer, error) {
 // Network is the network being trained.
 func (t *Trainer) Network() *Network { return t.net }
 
-// Steps is the number of optimizer steps taken so far.
+// Steps is the number of optimizer steps taken so far. With the seed it
+// keys the dropout masks (and Adam's bias correction), so it is the
+// per-step state a resumed run must restore.
 func (t *Trainer) Steps() int { return t.opt.t }
+
+// SetSteps sets the step counter, as a resumed run continues from a
+// checkpoint. A device that keeps the counter in its own memory must be
+// told here too.
+func (t *Trainer) SetSteps(n int) { t.opt.t = n }
 
 // Close frees the trainer's buffers (not the network's).
 func (t *Trainer) Close() {
@@ -189,6 +198,12 @@ func (t *Trainer) gather(r *Resident, idx kernels.Buffer) (int, error) {
 // The host reads the device only once, at the end, for the loss and
 // accuracy summed on the device.
 func (t *Trainer) Epoch(r *Resident, epoch int, progress func(done, total int)) (EpochStats, error) {
+	return t.EpochContext(context.Background(), r, epoch, progress)
+}
+
+// EpochContext is Epoch that stops between two steps once ctx is done and
+// returns ctx's error; the network is then part-way through the epoch.
+func (t *Trainer) EpochContext(ctx context.Context, r *Resident, epoch int, progress func(done, total int)) (EpochStats, error) {
 	st := EpochStats{Epoch: epoch}
 	if r.N == 0 {
 		return st, fmt.Errorf("training set is empty")
@@ -203,6 +218,9 @@ func (t *Trainer) Epoch(r *Resident, epoch int, progress func(done, total int)) 
 	}
 	views := t.batchViews(r.perm, r.N)
 	for i, idx := range views {
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
 		if err := t.step(r, idx); err != nil {
 			return st, err
 		}

@@ -96,6 +96,9 @@ func sweepAction(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return &exitError{msg: fmt.Sprintf("sweep: unexpected argument %q (flags start with --; merge is `mnistgpu sweep merge DIR...`)", c.Args().First()), code: 2}
 	}
+	if err := checkRepeated(os.Args[1:], trainFlags()); err != nil { // --set may repeat
+		return &exitError{msg: err.Error(), code: exitUsage}
+	}
 	task := strings.ToLower(c.String("task"))
 	if task == "" {
 		return &exitError{msg: "sweep: --task mlp or --task cnn is required", code: 2}

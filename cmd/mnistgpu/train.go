@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -45,19 +46,31 @@ func trainFlags() []cli.Flag {
 	}
 }
 
+// runFlags are the flags of `train` that say where the run folder is.
+func runFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "out", Usage: "run folder (default $MNISTGPU_RUNS or runs, then /<task>-<timestamp>); a folder that holds a run is refused"},
+		&cli.BoolFlag{Name: "overwrite", Usage: "replace the run that --out holds"},
+		&cli.StringFlag{Name: "resume", Usage: "continue the killed or interrupted run in `DIR` with the flags it was started with"},
+	}
+}
+
 func trainCommand() *cli.Command {
 	desc := "Writes DIR/config.json, history.csv (per epoch), metrics.json (test accuracy,\n" +
-		"precision, recall, F1), predictions.csv, model.safetensors and figures/.\n\n" +
+		"precision, recall, F1), predictions.csv, model.safetensors, train.log and figures/.\n" +
+		"After each epoch it keeps DIR/" + runs.ResumeFile + ", from which --resume DIR continues a run\n" +
+		"that was killed or interrupted (removed when the run is finished).\n\n" +
 		"Examples:\n" +
 		"   mnistgpu train cnn\n" +
 		"   mnistgpu train mlp --epochs 3 --hidden 128,64,32 --activation tanh\n" +
-		"   mnistgpu train cnn --batchnorm=false --batch-size 32 --out runs/cnn-nobn"
+		"   mnistgpu train cnn --batchnorm=false --batch-size 32 --out runs/cnn-nobn\n" +
+		"   mnistgpu train --resume runs/cnn-nobn\n\n" + exitCodesHelp
 	sub := func(task, usage string) *cli.Command {
 		return &cli.Command{
 			Name:        task,
 			Usage:       usage,
 			Description: desc,
-			Flags:       append(trainFlags(), &cli.StringFlag{Name: "out", Usage: "run folder (default $MNISTGPU_RUNS or runs, then /<task>-<timestamp>)"}),
+			Flags:       append(trainFlags(), runFlags()...),
 			Action:      func(c *cli.Context) error { return trainAction(c, task) },
 		}
 	}
@@ -66,26 +79,36 @@ func trainCommand() *cli.Command {
 		Usage:       "train task 1 (mlp) or task 2 (cnn) and write a run folder",
 		ArgsUsage:   "mlp|cnn",
 		Description: desc + "\n\nSee `mnistgpu train mlp --help` for the flags.",
+		Flags:       append(trainFlags(), runFlags()...),
 		Subcommands: []*cli.Command{
 			sub(model.TaskMLP, "task 1: the multilayer perceptron (784-128-64-10, ReLU, dropout 0.3)"),
 			sub(model.TaskCNN, "task 2: the CNN (conv 3x3 4ch, batch norm, ReLU, max-pool; twice; then linear)"),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return &exitError{msg: fmt.Sprintf("train: unknown task %q: want mlp or cnn", c.Args().First()), code: 2}
+				return &exitError{msg: fmt.Sprintf("train: unknown task %q: want mlp or cnn", c.Args().First()), code: exitUsage}
 			}
-			return &exitError{msg: "train: name the task: mlp or cnn (e.g. mnistgpu train cnn)", code: 2}
+			if c.IsSet("resume") {
+				return resumeAction(c, "")
+			}
+			return &exitError{msg: "train: name the task: mlp or cnn (e.g. mnistgpu train cnn), or --resume DIR", code: exitUsage}
 		},
 	}
 }
 
 func trainAction(c *cli.Context, task string) error {
 	if c.NArg() > 0 {
-		return &exitError{msg: fmt.Sprintf("train %s: unexpected argument %q (flags start with --)", task, c.Args().First()), code: 2}
+		return &exitError{msg: fmt.Sprintf("train %s: unexpected argument %q (flags start with --)", task, c.Args().First()), code: exitUsage}
+	}
+	if err := checkRepeated(os.Args[1:], append(trainFlags(), runFlags()...)); err != nil {
+		return &exitError{msg: err.Error(), code: exitUsage}
+	}
+	if c.IsSet("resume") {
+		return resumeAction(c, task)
 	}
 	cfg, err := runConfig(c, task)
 	if err != nil {
-		return &exitError{msg: err.Error(), code: 2}
+		return &exitError{msg: err.Error(), code: exitUsage}
 	}
 	out := c.String("out")
 	if out == "" {
@@ -95,11 +118,53 @@ func trainAction(c *cli.Context, task string) error {
 		}
 		out = filepath.Join(parent, fmt.Sprintf("%s-%s", cfg.Arch.Task, time.Now().Format("20060102-150405")))
 	}
+	if err := runs.CheckRunDir(out, c.Bool("overwrite")); err != nil {
+		return &exitError{msg: err.Error(), code: exitUsage}
+	}
+	return trainRun(c, cfg, out, runs.Options{Overwrite: c.Bool("overwrite")})
+}
+
+// resumeAction continues the run in --resume DIR with its own flags; task,
+// when given, and every train flag given must agree with them.
+func resumeAction(c *cli.Context, task string) error {
+	if err := checkRepeated(os.Args[1:], append(trainFlags(), runFlags()...)); err != nil {
+		return &exitError{msg: err.Error(), code: exitUsage}
+	}
+	dir := c.String("resume")
+	usage := func(format string, a ...any) error {
+		return &exitError{msg: fmt.Sprintf("--resume %s: ", dir) + fmt.Sprintf(format, a...), code: exitUsage}
+	}
+	if c.IsSet("out") && filepath.Clean(c.String("out")) != filepath.Clean(dir) {
+		return usage("--out %s names another folder: a run resumes in its own folder", c.String("out"))
+	}
+	if c.IsSet("overwrite") {
+		return usage("--overwrite would replace the run that --resume continues")
+	}
+	var old runs.Config
+	if err := runs.ReadJSON(filepath.Join(dir, "config.json"), &old); err != nil {
+		return usage("no run to resume there (%v)", err)
+	}
+	if runs.FileExists(filepath.Join(dir, "metrics.json")) && !runs.FileExists(filepath.Join(dir, runs.ResumeFile)) {
+		return usage("the run there is finished (metrics.json): nothing to resume")
+	}
+	if task != "" && task != old.Arch.Task {
+		return usage("the run there is a %s run, not %s", old.Arch.Task, task)
+	}
+	if err := checkResumeFlags(c, old); err != nil {
+		return usage("%v", err)
+	}
+	return trainRun(c, old, dir, runs.Options{Resume: true})
+}
+
+// trainRun loads the data, opens the device and trains cfg into out. SIGINT
+// and SIGTERM stop it between two steps; the files being written are
+// finished first.
+func trainRun(c *cli.Context, cfg runs.Config, out string, o runs.Options) error {
+	ctx, caught, stop := signalContext()
+	defer stop()
+	o.Context = ctx
 	data, err := runs.LoadData(cfg.Data, cfg.Train.Seed)
 	if err != nil {
-		return err
-	}
-	if err := runs.CheckOutDir(out); err != nil {
 		return err
 	}
 	dev, err := openDevice(cfg.Device, c.Int("gpu"), c.Int("threads"))
@@ -107,8 +172,24 @@ func trainAction(c *cli.Context, task string) error {
 		return err
 	}
 	defer dev.Close()
-	_, err = runs.Train(cfg, dev, data, out, runs.Logger{Out: os.Stdout, Bar: isTerminal(os.Stdout)})
-	return err
+	o.Log = runs.Logger{Out: os.Stdout, Bar: isTerminal(os.Stdout)}
+	res, err := runs.Run(cfg, dev, data, out, o)
+	if sig := caught(); sig != nil && err != nil {
+		var ie *runs.InterruptedError
+		msg := fmt.Sprintf("interrupted by %s before training; nothing was written", signalName(sig))
+		if errors.As(err, &ie) {
+			msg = fmt.Sprintf("interrupted by %s in epoch %d; %d finished epochs are saved in %s: continue with `mnistgpu train --resume %s`",
+				signalName(sig), ie.Epoch, ie.Saved, out, out)
+		}
+		return &exitError{msg: msg, code: exitSignal(sig)}
+	}
+	if err != nil {
+		return err
+	}
+	if res.Diverged != "" {
+		return &exitError{msg: res.Diverged + "; the run folder " + out + " is written with status diverged", code: exitDiverged}
+	}
+	return nil
 }
 
 // runConfig turns the flags into a checked run configuration.
@@ -121,6 +202,9 @@ func runConfig(c *cli.Context, task string) (runs.Config, error) {
 	arch.Activation = c.String("activation")
 	if c.IsSet("dropout") {
 		arch.Dropout = c.Float64("dropout")
+	}
+	if err := checkApplies(c, arch.Task); err != nil {
+		return cfg, err
 	}
 	switch arch.Task {
 	case model.TaskMLP:
@@ -160,6 +244,12 @@ func runConfig(c *cli.Context, task string) (runs.Config, error) {
 		Command: strings.Join(os.Args, " ")}
 	if cfg.Device != "auto" && cfg.Device != "cpu" && cfg.Device != "cuda" {
 		return cfg, fmt.Errorf("--device %s: want auto, cpu or cuda", cfg.Device)
+	}
+	if t := c.Int("threads"); t < 0 {
+		return cfg, fmt.Errorf("--threads %d: must be 0 (all cores) or more", t)
+	}
+	if g := c.Int("gpu"); g < 0 {
+		return cfg, fmt.Errorf("--gpu %d: must be 0 or more (see mnistgpu devices)", g)
 	}
 	return cfg, checkTSNE(cfg.TSNEPoints, cfg.TSNELayer)
 }

@@ -40,3 +40,20 @@ func TestWrite(t *testing.T) {
 		t.Fatal("want an error for a missing folder")
 	}
 }
+
+// TestWriteSyncs checks that the temporary file is synced before the rename
+// and the folder after it.
+func TestWriteSyncs(t *testing.T) {
+	dir := t.TempDir()
+	var synced []string
+	syncHook = func(p string) { synced = append(synced, p) }
+	defer func() { syncHook = nil }()
+	p := filepath.Join(dir, "a.txt")
+	if err := WriteBytes(p, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if len(synced) != 2 || filepath.Dir(synced[0]) != dir || filepath.Base(synced[0]) == "a.txt" ||
+		filepath.Clean(synced[1]) != filepath.Clean(dir) {
+		t.Fatalf("want the temporary file then %s synced, got %v", dir, synced)
+	}
+}

@@ -7,8 +7,10 @@
 package runs
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -101,6 +103,9 @@ type Result struct {
 	Metrics Metrics
 	// Seconds is the wall time of the whole run, training and evaluation.
 	Seconds float64
+	// Diverged, when not empty, says in which epoch the loss stopped being
+	// finite and the likely cause; training stopped there.
+	Diverged string
 }
 
 // Metrics is metrics.json: the test set's metrics plus the run's summary.
@@ -114,6 +119,10 @@ type Metrics struct {
 	Device       string  `json:"device"`
 	// AUC holds the ROC areas: per class, micro and macro.
 	AUC *AUC `json:"auc,omitempty"`
+	// Status is StatusFinished or StatusDiverged (empty in runs written
+	// before it was recorded), and Why the divergence message.
+	Status string `json:"status,omitempty"`
+	Why    string `json:"diverged,omitempty"`
 }
 
 // summary is the one line a run or an evaluation ends with.
@@ -168,11 +177,52 @@ func CheckOutDir(dir string) error {
 	return nil
 }
 
-// Train runs cfg on dev with data and writes the run folder dir.
+// Train runs cfg on dev with data and writes the run folder dir, replacing
+// any run there. It is Run without resume or interruption.
 func Train(cfg Config, dev kernels.Device, data *Data, dir string, log Logger) (*Result, error) {
+	return Run(cfg, dev, data, dir, Options{Log: log, Overwrite: true})
+}
+
+// Options say how Run trains.
+type Options struct {
+	Log Logger
+	// Context, when done, stops the run between two training steps; the
+	// folder keeps the last finished epoch's resumable checkpoint and Run
+	// returns an error that wraps the context's.
+	Context context.Context
+	// Resume continues from dir's resumable checkpoint (ResumeFile) when
+	// there is one, which must be of the same configuration; without one
+	// the run starts over in dir, replacing what an earlier attempt left.
+	Resume bool
+	// Overwrite replaces the files of a run that dir holds.
+	Overwrite bool
+}
+
+// ResumeFile is the resumable checkpoint in a run folder, rewritten after
+// each epoch and removed when the run is finished.
+const ResumeFile = "resume.safetensors"
+
+// Run status in metrics.json.
+const (
+	StatusFinished = "finished"
+	StatusDiverged = "diverged"
+)
+
+// Run trains cfg on dev with data and writes the run folder dir. The
+// folder is made only once every buffer is allocated, so a run that fails
+// before training leaves none. After each epoch history.csv, train.log and
+// a resumable checkpoint are written; a failed, interrupted or diverged run
+// keeps its train.log. A run whose loss stops being finite ends there: it
+// is evaluated and written as usual with status "diverged", and the
+// Result's Diverged says why.
+func Run(cfg Config, dev kernels.Device, data *Data, dir string, o Options) (res *Result, err error) {
 	start := time.Now()
-	if err := CheckOutDir(dir); err != nil {
-		return nil, err
+	ctx := o.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("interrupted before training: %w", err)
 	}
 	cfg.DeviceName = dev.Name()
 	cfg.Build = buildinfo.Read()
@@ -180,7 +230,22 @@ func Train(cfg Config, dev kernels.Device, data *Data, dir string, log Logger) (
 		cfg.Libraries = v.Versions()
 	}
 	cfg.Data.Dir = data.Dir
-	net, err := model.Build(dev, cfg.Arch, cfg.Train.BatchSize, cfg.Train.Seed)
+	var notes []string
+	batch := cfg.Train.BatchSize
+	if n := data.Train.Len(); n > 0 && batch > n {
+		batch = n
+		notes = append(notes, fmt.Sprintf("note: --batch-size %d is more than the %d training images: each step takes all of them", cfg.Train.BatchSize, n))
+	}
+	if err := CheckMemory(cfg, dev, data, batch); err != nil {
+		return nil, err
+	}
+	var resume *model.Resume
+	if o.Resume && FileExists(filepath.Join(dir, ResumeFile)) {
+		if resume, err = readResume(dir, cfg); err != nil {
+			return nil, err
+		}
+	}
+	net, err := model.Build(dev, cfg.Arch, batch, cfg.Train.Seed)
 	if err != nil {
 		return nil, err
 	}
@@ -190,6 +255,11 @@ func Train(cfg Config, dev kernels.Device, data *Data, dir string, log Logger) (
 		return nil, err
 	}
 	defer tr.Close()
+	if resume != nil {
+		if err := tr.Restore(resume); err != nil {
+			return nil, err
+		}
+	}
 	var sets [3]*model.Resident
 	for i, s := range []*dataset.Set{data.Train, data.Val, data.Test} {
 		if sets[i], err = model.Upload(dev, s); err != nil {
@@ -198,28 +268,72 @@ func Train(cfg Config, dev kernels.Device, data *Data, dir string, log Logger) (
 		defer sets[i].Free(dev)
 	}
 	train, val, test := sets[0], sets[1], sets[2]
+
+	// Everything is allocated: only now is the folder made.
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("interrupted before training: %w", err)
+	}
+	if err := prepareDir(dir, o.Overwrite || o.Resume, resume != nil); err != nil {
+		return nil, err
+	}
+	if o.Log.Out == nil {
+		o.Log.Out = io.Discard
+	}
+	tl := &trainLog{path: filepath.Join(dir, "train.log")}
+	if resume != nil {
+		tl.buf.Write(readLog(tl.path))
+	}
+	out := io.MultiWriter(o.Log.Out, &tl.buf)
+	epoch := 0
+	defer func() {
+		var ie *InterruptedError
+		if err != nil && !errors.As(err, &ie) { // an interruption said so itself
+			fmt.Fprintf(&tl.buf, "failed in epoch %d: %v\n", epoch, err)
+		}
+		if werr := tl.write(); werr != nil && err == nil {
+			err = werr
+		}
+	}()
 	if err := WriteJSON(filepath.Join(dir, "config.json"), cfg); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(log.Out, "%s on %s: %d train, %d validation, %d test images, %d parameters\n",
+	for _, n := range notes {
+		fmt.Fprintln(out, n)
+	}
+	fmt.Fprintf(out, "%s on %s: %d train, %d validation, %d test images, %d parameters\n",
 		cfg.Arch.Task, dev.Name(), train.N, val.N, test.N, net.NumParams())
 
 	fig := newFigureSet(cfg, dir, data)
 	fig.stage = func(s string) {
-		log.stage(cfg.Train.Epochs, s)
-		if log.Bar {
-			fmt.Fprint(log.Out, "\r\033[K"+s)
+		o.Log.stage(cfg.Train.Epochs, s)
+		if o.Log.Bar {
+			fmt.Fprint(o.Log.Out, "\r\033[K"+s)
 		}
 	}
-	res := &Result{Dir: dir}
+	res = &Result{Dir: dir}
 	_, stepsDone := dev.(*cpu.Device) // the CPU device runs each op as it is issued
-	for e := 1; e <= cfg.Train.Epochs; e++ {
-		log.stage(e-1, fmt.Sprintf("epoch %d/%d", e, cfg.Train.Epochs))
+	first := 1
+	if resume != nil {
+		res.History = resume.State.History
+		first = resume.State.Epoch + 1
+		fig.epoch1 = unflatten(resume.State.Extra[extraTSNE], resume.State.Meta[extraTSNE+"_dim"])
+		fmt.Fprintf(out, "resumed after epoch %d of %d (step %d)\n", resume.State.Epoch, cfg.Train.Epochs, tr.Steps())
+	}
+	for e := first; e <= cfg.Train.Epochs; e++ {
+		epoch = e
+		o.Log.stage(e-1, fmt.Sprintf("epoch %d/%d", e, cfg.Train.Epochs))
 		var progress func(done, total int)
-		if log.Bar && stepsDone {
-			progress = newBar(log.Out, e, cfg.Train.Epochs).update
+		if o.Log.Bar && stepsDone {
+			progress = newBar(o.Log.Out, e, cfg.Train.Epochs).update
 		}
-		st, err := tr.Epoch(train, e, progress)
+		st, err := tr.EpochContext(ctx, train, e, progress)
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			if o.Log.Bar && stepsDone {
+				fmt.Fprint(o.Log.Out, "\r\033[K")
+			}
+			fmt.Fprintf(&tl.buf, "interrupted in epoch %d; %d epochs saved\n", e, e-1)
+			return nil, &InterruptedError{Epoch: e, Saved: e - 1, Err: ctxErr}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("epoch %d: %w", e, err)
 		}
@@ -227,21 +341,35 @@ func Train(cfg Config, dev kernels.Device, data *Data, dir string, log Logger) (
 			return nil, fmt.Errorf("epoch %d validation: %w", e, err)
 		}
 		res.History = append(res.History, st)
-		if log.Bar && stepsDone {
-			fmt.Fprint(log.Out, "\r\033[K")
+		if o.Log.Bar && stepsDone {
+			fmt.Fprint(o.Log.Out, "\r\033[K")
 		}
-		fmt.Fprintf(log.Out, "epoch %2d/%d  train loss %.4f acc %.4f  val loss %.4f acc %.4f  %.2fs  %.0f img/s\n",
+		fmt.Fprintf(out, "epoch %2d/%d  train loss %.4f acc %.4f  val loss %.4f acc %.4f  %.2fs  %.0f img/s\n",
 			e, cfg.Train.Epochs, st.TrainLoss, st.TrainAcc, st.ValLoss, st.ValAcc, st.Seconds, st.ImagesPerSec)
-		if err := writeHistory(filepath.Join(dir, "history.csv"), res.History); err != nil {
+		if st.Diverged() {
+			res.Diverged = model.DivergedMessage(st, cfg.Train)
+			fmt.Fprintf(out, "stopped: %s\n", res.Diverged)
+		}
+		if err := writeHistory(filepath.Join(dir, "history.csv"), res.History, res.Diverged != ""); err != nil {
 			return nil, err
+		}
+		if res.Diverged != "" {
+			break
 		}
 		if e == 1 {
 			if err := fig.afterFirstEpoch(tr, test); err != nil {
 				return nil, err
 			}
 		}
+		if err := tl.write(); err != nil {
+			return nil, err
+		}
+		if err := saveResume(tr, dir, cfg, res.History, fig); err != nil {
+			return nil, err
+		}
 	}
-	log.stage(cfg.Train.Epochs, "test")
+	epoch = len(res.History)
+	o.Log.stage(cfg.Train.Epochs, "test")
 	if err := model.SaveCheckpoint(filepath.Join(dir, "model.safetensors"), net, cfg.Arch, tr.Steps(), checkpointMeta(cfg)); err != nil {
 		return nil, err
 	}
@@ -254,6 +382,10 @@ func Train(cfg Config, dev kernels.Device, data *Data, dir string, log Logger) (
 		m.TrainSeconds += st.Seconds
 	}
 	m.Params, m.Device = net.NumParams(), dev.Name()
+	m.Status = StatusFinished
+	if res.Diverged != "" {
+		m.Status, m.Why = StatusDiverged, res.Diverged
+	}
 	res.Metrics = *m
 	if err := WritePredictions(filepath.Join(dir, "predictions.csv"), test.Labels(), tested.Out); err != nil {
 		return nil, err
@@ -262,17 +394,20 @@ func Train(cfg Config, dev kernels.Device, data *Data, dir string, log Logger) (
 		return nil, err
 	}
 	if cfg.Figures {
-		fmt.Fprintf(log.Out, "writing figures to %s (t-SNE of %d test images after epoch 1 and after training)\n",
+		fmt.Fprintf(out, "writing figures to %s (t-SNE of %d test images after epoch 1 and after training)\n",
 			filepath.Join(dir, "figures"), min(cfg.TSNEPoints, test.N))
 	}
 	if err := fig.final(net, res.History, tested); err != nil {
 		return nil, err
 	}
-	if log.Bar && cfg.Figures {
-		fmt.Fprint(log.Out, "\r\033[K")
+	if o.Log.Bar && cfg.Figures {
+		fmt.Fprint(o.Log.Out, "\r\033[K")
+	}
+	if err := removeResume(dir); err != nil {
+		return nil, err
 	}
 	res.Seconds = time.Since(start).Seconds()
-	fmt.Fprintln(log.Out, m.summary(dir))
+	fmt.Fprintln(out, m.summary(dir))
 	return res, nil
 }
 
@@ -371,19 +506,26 @@ func WritePredictions(path string, labels []uint8, out *model.Outputs) error {
 	})
 }
 
-func writeHistory(path string, h []model.EpochStats) error {
+// writeHistory writes history.csv; its status column is "ok", or
+// "diverged" on the last epoch of a run that diverged there.
+func writeHistory(path string, h []model.EpochStats, diverged bool) error {
 	return atomicfile.Write(path, func(w io.Writer) error {
 		cw := csv.NewWriter(w)
-		cw.Write([]string{"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds", "images_per_sec"})
+		cw.Write([]string{"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds", "images_per_sec", "status"})
 		f := func(v float64) string { return strconv.FormatFloat(v, 'g', 8, 64) }
-		for _, s := range h {
-			cw.Write([]string{strconv.Itoa(s.Epoch), f(s.TrainLoss), f(s.TrainAcc), f(s.ValLoss), f(s.ValAcc), f(s.Seconds), f(s.ImagesPerSec)})
+		for i, s := range h {
+			status := "ok"
+			if diverged && i == len(h)-1 {
+				status = StatusDiverged
+			}
+			cw.Write([]string{strconv.Itoa(s.Epoch), f(s.TrainLoss), f(s.TrainAcc), f(s.ValLoss), f(s.ValAcc), f(s.Seconds), f(s.ImagesPerSec), status})
 		}
 		cw.Flush()
 		return cw.Error()
 	})
 }
 
+// WriteJSON writes v to path as indented JSON, atomically.
 func WriteJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {

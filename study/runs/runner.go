@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"mnistgpu/dataset"
-	"mnistgpu/internal/atomicfile"
 	"mnistgpu/internal/progress"
 	"mnistgpu/kernels"
 	"mnistgpu/model"
@@ -92,6 +91,9 @@ func (r *Record) FinalValLoss() float64 {
 // Diverged says why the run counts as diverged, or "" when it trained: a
 // loss that became NaN or infinite, or a test accuracy near chance.
 func (r *Record) Diverged() string {
+	if r.Metrics.Status == StatusDiverged && r.Metrics.Why != "" {
+		return r.Metrics.Why
+	}
 	for _, h := range r.History {
 		if !Finite(h.TrainLoss) {
 			return fmt.Sprintf("training loss became %v in epoch %d", h.TrainLoss, h.Epoch)
@@ -287,7 +289,8 @@ func Execute(jobs []Job, o ExecOptions) (trained, skipped int, err error) {
 	return trained, skipped, err
 }
 
-// runOne trains one job and writes its log to train.log in the run folder.
+// runOne trains one job, resuming it when its folder holds part of it.
+// Run writes its train.log.
 func runOne(j Job, dev kernels.Device, cache *DataCache, log *syncWriter, p *progress.Tracker) error {
 	var stage func(int, string)
 	if p != nil {
@@ -299,16 +302,12 @@ func runOne(j Job, dev kernels.Device, cache *DataCache, log *syncWriter, p *pro
 	if err != nil {
 		return fmt.Errorf("run %s: %w", j.Name, err)
 	}
-	var buf bytes.Buffer
 	lines := &linePrefixer{log: log, prefix: "  " + j.Name + ": "}
 	start := time.Now()
-	res, err := Train(j.Cfg, dev, data, j.Dir, Logger{Out: io.MultiWriter(&buf, lines), Progress: stage})
+	res, err := Run(j.Cfg, dev, data, j.Dir, Options{Log: Logger{Out: lines, Progress: stage}, Resume: true, Overwrite: true})
 	lines.flush()
 	if err != nil {
 		return fmt.Errorf("run %s (%s): %w", j.Name, j.Dir, err)
-	}
-	if err := atomicfile.WriteBytes(filepath.Join(j.Dir, "train.log"), buf.Bytes()); err != nil {
-		return err
 	}
 	rec := &Record{Dir: j.Dir, Config: j.Cfg, Metrics: res.Metrics, History: res.History}
 	status := ""
@@ -564,3 +563,7 @@ func PathSafe(v string) string {
 		return '-'
 	}, v)
 }
+
+// Diff lists the settings in which two runs' configurations differ in what
+// they compute, e.g. "train.epochs 3 there vs 5 now"; "" when they agree.
+func Diff(old, now Config) string { return configDiff(old, now) }

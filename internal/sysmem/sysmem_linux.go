@@ -1,0 +1,5 @@
+package sysmem
+
+import "os"
+
+func hostLimits() []Limit { return linuxLimits(os.DirFS("/")) }
