@@ -70,6 +70,11 @@ const (
 	kActForward
 	kActBackward
 	kMul
+	kGatherBatch
+	kDropoutForwardAt
+	kAdamAt
+	kAdvanceStep
+	kSetCounter
 	numKernels
 )
 
@@ -77,27 +82,32 @@ const (
 // its parameter kinds, one letter per parameter: p pointer, i int, f float,
 // u unsigned long long. TestKernelSignatures checks it against the sources.
 var kernelSpecs = [numKernels]struct{ name, sig string }{
-	kGatherImages:    {"gather_images", "pppiiff"},
-	kGatherLabels:    {"gather_labels", "pppi"},
-	kAddBias:         {"add_bias", "ppiii"},
-	kBiasGrad:        {"bias_grad", "ppiii"},
-	kBNPartialStats:  {"bn_partial_stats", "ppiiii"},
-	kBNFinalizeStats: {"bn_finalize_stats", "pppppiiiiff"},
-	kBNApply:         {"bn_apply", "ppppppiii"},
-	kBNInfer:         {"bn_infer", "ppppppiiif"},
-	kBNPartialGrad:   {"bn_partial_grad", "ppppiiii"},
-	kBNFinalizeGrad:  {"bn_finalize_grad", "pppppiiii"},
-	kBNDx:            {"bn_dx", "pppppppiii"},
-	kMaxPoolForward:  {"maxpool_forward", "ppiii"},
-	kMaxPoolBackward: {"maxpool_backward", "pppiii"},
-	kLossForward:     {"loss_forward", "ipppppii"},
-	kSoftmax:         {"softmax_rows", "ppii"},
-	kDropoutForward:  {"dropout_forward", "pppiffu"},
-	kSGD:             {"sgd_step", "pppifff"},
-	kAdam:            {"adam_step", "ppppiffffff"},
-	kActForward:      {"act_forward", "ippi"},
-	kActBackward:     {"act_backward", "ipppi"},
-	kMul:             {"mul_elementwise", "pppi"},
+	kGatherImages:     {"gather_images", "pppiiff"},
+	kGatherLabels:     {"gather_labels", "pppi"},
+	kAddBias:          {"add_bias", "ppiii"},
+	kBiasGrad:         {"bias_grad", "ppiii"},
+	kBNPartialStats:   {"bn_partial_stats", "ppiiii"},
+	kBNFinalizeStats:  {"bn_finalize_stats", "pppppiiiiff"},
+	kBNApply:          {"bn_apply", "ppppppiii"},
+	kBNInfer:          {"bn_infer", "ppppppiiif"},
+	kBNPartialGrad:    {"bn_partial_grad", "ppppiiii"},
+	kBNFinalizeGrad:   {"bn_finalize_grad", "pppppiiii"},
+	kBNDx:             {"bn_dx", "pppppppiii"},
+	kMaxPoolForward:   {"maxpool_forward", "ppiii"},
+	kMaxPoolBackward:  {"maxpool_backward", "pppiii"},
+	kLossForward:      {"loss_forward", "ipppppii"},
+	kSoftmax:          {"softmax_rows", "ppii"},
+	kDropoutForward:   {"dropout_forward", "pppiffu"},
+	kSGD:              {"sgd_step", "pppifff"},
+	kAdam:             {"adam_step", "ppppiffffff"},
+	kActForward:       {"act_forward", "ippi"},
+	kActBackward:      {"act_backward", "ipppi"},
+	kMul:              {"mul_elementwise", "pppi"},
+	kGatherBatch:      {"gather_batch", "ppppppiiiff"},
+	kDropoutForwardAt: {"dropout_forward_at", "ppppiffuu"},
+	kAdamAt:           {"adam_step_at", "pppppifffff"},
+	kAdvanceStep:      {"advance_step", "pi"},
+	kSetCounter:       {"set_counter", "pii"},
 }
 
 const (
@@ -164,6 +174,7 @@ func (d *Device) launch(id kernelID, grid int, args ...uint64) error {
 	//   unsigned sharedMemBytes, CUstream hStream, void **kernelParams,
 	//   void **extra)
 	r, _, _ := purego.SyscallN(d.cu.rawLaunchKernel, a[:11]...)
+	d.launches++
 	if st := int32(r); st != 0 {
 		return d.cuErrDetail("cuLaunchKernel", st, k.name)
 	}

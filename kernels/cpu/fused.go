@@ -1,0 +1,120 @@
+package cpu
+
+import (
+	"fmt"
+
+	"mnistgpu/kernels"
+)
+
+// The step ops (kernels.StepOps): the same work as GatherImages,
+// GatherLabels, DropoutForward and Adam, with the batch offset and the step
+// number read from the step counter buffer. The CPU device runs them at
+// once, so reading the counter on the host is the device reading it.
+
+// counter returns the step counter's slice.
+func (d *Device) counter(op string, ctr kernels.Buffer) ([]int32, error) {
+	return d.i32(op, "ctr", ctr, kernels.CtrLen)
+}
+
+// GatherBatch gathers the n samples perm lists from ctr[CtrOffset] on.
+func (d *Device) GatherBatch(n, dim int, data, labels, perm, ctr, images, batchLabels kernels.Buffer, mean, std float32) error {
+	const op = "GatherBatch"
+	if n < 0 || dim < 0 {
+		return fmt.Errorf("cpu: %s: negative size n=%d d=%d", op, n, dim)
+	}
+	if std == 0 {
+		return fmt.Errorf("cpu: %s: std is 0", op)
+	}
+	c, err := d.counter(op, ctr)
+	if err != nil {
+		return err
+	}
+	ds, err := d.u8(op, "data", data)
+	if err != nil {
+		return err
+	}
+	ls, err := d.u8(op, "labels", labels)
+	if err != nil {
+		return err
+	}
+	pb, err := d.buf(op, "perm", perm)
+	if err != nil {
+		return err
+	}
+	if pb.dt != kernels.I32 {
+		return fmt.Errorf("cpu: %s: perm is %v, want i32", op, pb.dt)
+	}
+	ps := pb.i32
+	off := int(c[kernels.CtrOffset])
+	if off < 0 || off+n > len(ps) {
+		return fmt.Errorf("cpu: %s: batch [%d, %d) outside the permutation's %d entries", op, off, off+n, len(ps))
+	}
+	is := ps[off : off+n : off+n]
+	out, err := d.f32(op, "images", images, n*dim)
+	if err != nil {
+		return err
+	}
+	lo, err := d.i32(op, "batchLabels", batchLabels, n)
+	if err != nil {
+		return err
+	}
+	rows := 0
+	if dim > 0 {
+		rows = len(ds) / dim
+	}
+	for i, r := range is {
+		if r < 0 || int(r) >= rows || int(r) >= len(ls) {
+			return fmt.Errorf("cpu: %s: perm[%d] = %d outside the data set's %d rows", op, off+i, r, min(rows, len(ls)))
+		}
+	}
+	t := &d.gather
+	for v := range t.lut {
+		t.lut[v] = (float32(v)/255 - mean) / std
+	}
+	t.d, t.data, t.idx, t.dst = dim, ds, is, out
+	d.pool.parallel(t, n, ceilDiv(elemGrain, max(dim, 1)))
+	t.data, t.idx, t.dst = nil, nil, nil
+	for i, r := range is {
+		lo[i] = int32(ls[r])
+	}
+	return nil
+}
+
+// DropoutForwardAt is DropoutForward at step ctr[CtrStep]<<8 | sub.
+func (d *Device) DropoutForwardAt(count int, p float32, seed, sub uint64, ctr, x, mask, y kernels.Buffer) error {
+	c, err := d.counter("DropoutForwardAt", ctr)
+	if err != nil {
+		return err
+	}
+	return d.DropoutForward(count, p, seed, uint64(c[kernels.CtrStep])<<8|sub, x, mask, y)
+}
+
+// AdamAt is Adam at step ctr[CtrStep] + 1.
+func (d *Device) AdamAt(count int, lr, beta1, beta2, eps, wd float32, ctr, params, grads, m, v kernels.Buffer) error {
+	c, err := d.counter("AdamAt", ctr)
+	if err != nil {
+		return err
+	}
+	return d.Adam(count, lr, beta1, beta2, eps, wd, int(c[kernels.CtrStep])+1, params, grads, m, v)
+}
+
+// SetCounter writes offset and step into ctr.
+func (d *Device) SetCounter(ctr kernels.Buffer, offset, step int) error {
+	c, err := d.counter("SetCounter", ctr)
+	if err != nil {
+		return err
+	}
+	c[kernels.CtrOffset], c[kernels.CtrStep] = int32(offset), int32(step)
+	return nil
+}
+
+// AdvanceStep adds n to ctr[CtrOffset] and 1 to ctr[CtrStep].
+func (d *Device) AdvanceStep(n int, ctr kernels.Buffer) error {
+	c, err := d.counter("AdvanceStep", ctr)
+	if err != nil {
+		return err
+	}
+	c[kernels.CtrOffset] += int32(n)
+	c[kernels.CtrStep]++
+	return nil
+}

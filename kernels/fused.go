@@ -1,0 +1,66 @@
+package kernels
+
+// Step-state layout: a training step that is recorded once and replayed
+// (a CUDA graph) cannot take what changes from step to step as host
+// arguments, so those values live in a small I32 device buffer, the step
+// counter, that the ops below read and AdvanceStep updates on the device.
+const (
+	// CtrOffset is the index of the batch's offset into the permutation.
+	CtrOffset = 0
+	// CtrStep is the index of the number of optimizer steps taken so far
+	// (the 0-based number of the current step).
+	CtrStep = 1
+	// CtrLen is the length of a step counter buffer.
+	CtrLen = 2
+)
+
+// StepOps are the ops of a training step whose per-step values (the
+// batch's offset into the permutation, the step number) are read from a
+// step counter ctr, an I32 buffer of CtrLen elements, instead of being
+// passed from the host, so that one recording of the step serves every
+// step. Every Device implements them.
+type StepOps interface {
+	// GatherBatch is GatherImages and GatherLabels for the n samples that
+	// perm lists from offset ctr[CtrOffset] on: images gets the normalised
+	// pixels and batchLabels the int32 labels.
+	GatherBatch(n, d int, data, labels, perm, ctr, images, batchLabels Buffer, mean, std float32) error
+	// DropoutForwardAt is DropoutForward with the generator's step
+	// uint64(ctr[CtrStep])<<8 | sub (sub < 256 tells apart the dropout
+	// layers of one network).
+	DropoutForwardAt(count int, p float32, seed, sub uint64, ctr, x, mask, y Buffer) error
+	// AdamAt is Adam with step = ctr[CtrStep] + 1.
+	AdamAt(count int, lr, beta1, beta2, eps, wd float32, ctr, params, grads, m, v Buffer) error
+	// AdvanceStep adds n to ctr[CtrOffset] and 1 to ctr[CtrStep].
+	AdvanceStep(n int, ctr Buffer) error
+	// SetCounter writes offset and step into ctr, on the device's queue (no
+	// host copy), e.g. at the start of an epoch.
+	SetCounter(ctr Buffer, offset, step int) error
+}
+
+// Graph is a recorded sequence of device work that can be replayed.
+type Graph interface {
+	// Launch queues one replay of the recorded work.
+	Launch() error
+	// Kernels is the number of kernels (library calls included) one
+	// replay runs.
+	Kernels() int
+	// Close releases the graph.
+	Close()
+}
+
+// Grapher is implemented by devices that can record work instead of
+// running it (CUDA stream capture) and replay the recording.
+type Grapher interface {
+	// Capture records the device work fn issues, without running it, into
+	// a graph. Work fn issues must not copy to or from the host or wait
+	// for the device.
+	Capture(fn func() error) (Graph, error)
+}
+
+// LaunchCounter is implemented by devices that count the kernels and
+// library calls they issue, so a training step's launches can be counted.
+type LaunchCounter interface {
+	// Launches is the number of kernels and library calls issued so far
+	// (a replayed graph counts as one launch).
+	Launches() int64
+}

@@ -1,0 +1,224 @@
+package model
+
+import (
+	"fmt"
+
+	"mnistgpu/dataset"
+	"mnistgpu/kernels"
+)
+
+// GPU paths a training step can take, as Trainer.Path reports them.
+const (
+	// PathGraph replays one captured graph per full batch (CUDA graphs).
+	PathGraph = "ops+graph"
+	// PathOps issues every op of the step from the host.
+	PathOps = "ops"
+)
+
+// stepState is what a Trainer keeps for its steps: the step counter on the
+// device (kernels.StepOps), its host mirror, and the step captured as a
+// graph for the full batch.
+type stepState struct {
+	ctr kernels.Buffer // [kernels.CtrLen] int32 on the device
+	mem arena
+
+	// next is the permutation view the counter points at: a step on
+	// another view (a new epoch, or a caller's own order) first resets it.
+	nextView int
+	nextPerm kernels.Buffer
+
+	graph    kernels.Graph
+	graphFor *Resident // the set the graph's buffers belong to
+	tried    bool      // capture attempted for graphFor
+	why      string    // why the step is not replayed from a graph
+
+	// kernels is the launches of the last step (the graph's node count on
+	// the graph path); steps and hostCalls count steps and host launches.
+	kernels          int
+	steps, hostCalls int64
+}
+
+// issueStep issues one training step of n samples, reading the batch's
+// offset and the step number from the device counter: the list of calls
+// that is also what a captured graph replays.
+func (t *Trainer) issueStep(r *Resident, n int) error {
+	dev, net, ctr := t.dev, t.net, t.st.ctr
+	if err := dev.GatherBatch(n, r.D, r.X, r.Y, r.perm, ctr, net.Input(), t.labels, dataset.Mean, dataset.Std); err != nil {
+		return fmt.Errorf("gather batch: %w", err)
+	}
+	if err := net.Forward(n, true); err != nil {
+		return err
+	}
+	if err := dev.LossForward(t.loss, n, net.Classes(), net.Logits(), t.labels, net.DLogits(), t.lossSum, t.correct); err != nil {
+		return fmt.Errorf("loss: %w", err)
+	}
+	if err := net.Backward(n); err != nil {
+		return err
+	}
+	if err := t.opt.stepAt(ctr); err != nil {
+		return fmt.Errorf("optimizer: %w", err)
+	}
+	if err := dev.AdvanceStep(n, ctr); err != nil {
+		return fmt.Errorf("advance step: %w", err)
+	}
+	return nil
+}
+
+// launchStep replays the captured step.
+func (t *Trainer) launchStep(g kernels.Graph) error {
+	t.st.hostCalls++
+	if err := g.Launch(); err != nil {
+		return fmt.Errorf("training step graph: %w", err)
+	}
+	return nil
+}
+
+// issueDirect issues the step op by op, counting its launches when the
+// device counts them.
+func (t *Trainer) issueDirect(r *Resident, n int) error {
+	lc, ok := t.dev.(kernels.LaunchCounter)
+	var before int64
+	if ok {
+		before = lc.Launches()
+	}
+	if err := t.issueStep(r, n); err != nil {
+		return err
+	}
+	if ok {
+		k := lc.Launches() - before
+		t.st.hostCalls += k
+		if n == t.net.MaxBatch() {
+			t.st.kernels = int(k)
+		}
+	}
+	return nil
+}
+
+// stepAt is step with the step number read from the device counter ctr.
+func (o *optimizer) stepAt(ctr kernels.Buffer) error {
+	if o.kind == OptAdam {
+		return o.dev.AdamAt(o.count, o.lr, o.beta1, o.beta2, o.eps, o.wd, ctr, o.params, o.grads, o.m1, o.m2)
+	}
+	return o.dev.SGD(o.count, o.lr, o.momentum, o.wd, o.params, o.grads, o.vel)
+}
+
+// startStep makes the counter point at idx (a batch view of r's
+// permutation) and returns the batch size. The counter is set from the
+// host (SetCounter, a queued op) only when the steps leave the order of
+// the views, at the start of an epoch; otherwise the previous step has
+// advanced it on the device.
+func (t *Trainer) startStep(r *Resident, idx kernels.Buffer) (int, error) {
+	s := &t.st
+	if s.ctr == nil {
+		s.mem.dev = t.dev
+		s.ctr = s.mem.alloc(kernels.I32, kernels.CtrLen)
+		if s.mem.err != nil {
+			return 0, fmt.Errorf("step counter: %w", s.mem.err)
+		}
+		t.net.ctr = s.ctr
+	}
+	views := t.batchViews(r.perm, r.N)
+	i := s.nextView
+	if s.nextPerm != r.perm || i >= len(views) || views[i] != idx {
+		i = -1
+		for j, v := range views {
+			if v == idx {
+				i = j
+				break
+			}
+		}
+		if i < 0 {
+			return 0, fmt.Errorf("training step: the batch is not a view of the training order")
+		}
+		if err := t.dev.SetCounter(s.ctr, i*t.net.MaxBatch(), t.opt.t); err != nil {
+			return 0, fmt.Errorf("step counter: %w", err)
+		}
+		s.hostCalls++
+	}
+	s.nextView, s.nextPerm = i+1, r.perm
+	t.net.step = uint64(t.opt.t)
+	return idx.Len(), nil
+}
+
+// endStep advances the host mirror of the counter.
+func (t *Trainer) endStep(n int) {
+	t.opt.t++
+	t.st.steps++
+}
+
+// stepGraph returns the captured step for a full batch of r, capturing it
+// the first time, or nil when the step is to be issued op by op: a partial
+// batch, a device without graphs (the CPU), or a failed capture (the
+// reason is kept for Path).
+func (t *Trainer) stepGraph(r *Resident, n int) kernels.Graph {
+	s := &t.st
+	if n != t.net.MaxBatch() {
+		return nil
+	}
+	if s.graphFor != r {
+		if s.graph != nil {
+			s.graph.Close()
+			s.graph = nil
+		}
+		s.graphFor, s.tried = r, false
+	}
+	if s.graph != nil || s.tried {
+		return s.graph
+	}
+	s.tried = true
+	gr, ok := t.dev.(kernels.Grapher)
+	if !ok {
+		s.why = t.dev.Name() + " does not capture graphs"
+		return nil
+	}
+	g, err := gr.Capture(func() error { return t.issueStep(r, n) })
+	if err != nil {
+		s.why = err.Error()
+		return nil
+	}
+	s.graph, s.why = g, ""
+	return g
+}
+
+// Path is the way full-batch training steps run: PathGraph or PathOps,
+// with the reason when a graph was wanted but could not be used.
+func (t *Trainer) Path() (path, why string) {
+	if t.st.graph != nil {
+		return PathGraph, ""
+	}
+	return PathOps, t.st.why
+}
+
+// KernelsPerStep is the number of kernels (library calls, memsets and
+// copies included) a full-batch training step runs on a device that counts
+// them: the captured graph's nodes, or the launches of one step issued op
+// by op (measured by running one). It is 0 when the device does not count.
+func (t *Trainer) KernelsPerStep() int {
+	if t.st.graph != nil {
+		return t.st.graph.Kernels()
+	}
+	return t.st.kernels
+}
+
+// HostCallsPerStep is the number of launches the host made per training
+// step so far (graph launches, ops issued one by one, counter resets),
+// averaged over the steps; 0 on a device that does not count launches and
+// replays no graph.
+func (t *Trainer) HostCallsPerStep() float64 {
+	if t.st.steps == 0 {
+		return 0
+	}
+	return float64(t.st.hostCalls) / float64(t.st.steps)
+}
+
+func (s *stepState) close(t *Trainer) {
+	if s.graph != nil {
+		s.graph.Close()
+		s.graph = nil
+	}
+	if t.net != nil && t.net.ctr == s.ctr {
+		t.net.ctr = nil
+	}
+	s.mem.free()
+	s.ctr, s.graphFor, s.nextPerm = nil, nil, nil
+}
