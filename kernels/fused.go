@@ -32,6 +32,19 @@ type StepOps interface {
 	AdamAt(count int, lr, beta1, beta2, eps, wd float32, ctr, params, grads, m, v Buffer) error
 	// AdvanceStep adds n to ctr[CtrOffset] and 1 to ctr[CtrStep].
 	AdvanceStep(n int, ctr Buffer) error
+	// DenseForward is a dense layer with its activation and, when mask is
+	// not nil, its dropout, in one op: a = act(x·Wᵀ + b) for x [n, in],
+	// w [out, in], b [out], a [n, out]; then, when mask is not nil, mask
+	// and y as DropoutForwardAt(n·out, p, seed, sub, ctr, a, mask, y).
+	// ctr may be nil when mask is.
+	DenseForward(n, in, out int, act Activation, p float32, seed, sub uint64, ctr, x, w, b, a, mask, y Buffer) error
+	// DenseBackward is a dense layer's backward in one op, given dy [n, out]
+	// the gradient of its output x·Wᵀ + b and x [n, in] its input:
+	// dw = dyᵀ·x, db = Σ_rows dy and, when dx is not nil, the gradient
+	// through the previous layer's dropout and activation:
+	// dx = ActBackward(act, a, (dy·W)·mask), where a nil mask is 1 and a nil
+	// a (or Identity) passes the gradient through.
+	DenseBackward(n, in, out int, dy, x, w, dw, db Buffer, act Activation, a, mask, dx Buffer) error
 	// SetCounter writes offset and step into ctr, on the device's queue (no
 	// host copy), e.g. at the start of an epoch.
 	SetCounter(ctr Buffer, offset, step int) error

@@ -19,8 +19,9 @@ const (
 // device (kernels.StepOps), its host mirror, and the step captured as a
 // graph for the full batch.
 type stepState struct {
-	ctr kernels.Buffer // [kernels.CtrLen] int32 on the device
-	mem arena
+	ctr  kernels.Buffer // [kernels.CtrLen] int32 on the device
+	mem  arena
+	plan plan // the network's layers, dense blocks fused
 
 	// next is the permutation view the counter points at: a step on
 	// another view (a new epoch, or a caller's own order) first resets it.
@@ -46,13 +47,13 @@ func (t *Trainer) issueStep(r *Resident, n int) error {
 	if err := dev.GatherBatch(n, r.D, r.X, r.Y, r.perm, ctr, net.Input(), t.labels, dataset.Mean, dataset.Std); err != nil {
 		return fmt.Errorf("gather batch: %w", err)
 	}
-	if err := net.Forward(n, true); err != nil {
+	if err := t.st.plan.forward(n); err != nil {
 		return err
 	}
 	if err := dev.LossForward(t.loss, n, net.Classes(), net.Logits(), t.labels, net.DLogits(), t.lossSum, t.correct); err != nil {
 		return fmt.Errorf("loss: %w", err)
 	}
-	if err := net.Backward(n); err != nil {
+	if err := t.st.plan.backward(n); err != nil {
 		return err
 	}
 	if err := t.opt.stepAt(ctr); err != nil {
@@ -116,6 +117,7 @@ func (t *Trainer) startStep(r *Resident, idx kernels.Buffer) (int, error) {
 			return 0, fmt.Errorf("step counter: %w", s.mem.err)
 		}
 		t.net.ctr = s.ctr
+		s.plan = fusePlan(t.net)
 	}
 	views := t.batchViews(r.perm, r.N)
 	i := s.nextView
@@ -221,4 +223,140 @@ func (s *stepState) close(t *Trainer) {
 	}
 	s.mem.free()
 	s.ctr, s.graphFor, s.nextPerm = nil, nil, nil
+}
+
+// stage is one step of a training step's forward and backward: a node of
+// the network run by its own layer, or a dense block (linear, then its
+// activation and dropout when they follow) run by the fused ops
+// DenseForward and DenseBackward.
+type stage struct {
+	nd    *node // an unfused node (dense nil)
+	dense *denseStage
+}
+
+// denseStage is a fused dense block of nodes [first, last].
+type denseStage struct {
+	net     *Network
+	lin     *linear
+	act     kernels.Activation
+	actNode *node    // the activation node, nil if none
+	drop    *dropout // the dropout node (p > 0), nil if none
+	// a is the activation's output (the linear's when there is none).
+	a kernels.Buffer
+	// gradIn says the next stage's DenseBackward writes this block's
+	// linear-output gradient through its dropout and activation, so their
+	// own backward is skipped.
+	gradIn bool
+	// dx, act and mask of DenseBackward: the previous block's
+	// linear-output gradient when it is a dense block, else this linear's
+	// own input gradient (nil for the first layer).
+	dx, prevA, prevMask kernels.Buffer
+	prevAct             kernels.Activation
+}
+
+// fusePlan groups net's nodes into stages: each linear with the activation
+// and the dropout (p > 0) right after it becomes one dense block.
+func fusePlan(net *Network) plan {
+	var plan plan
+	nodes := net.nodes
+	for i := 0; i < len(nodes); i++ {
+		lin, ok := nodes[i].l.(*linear)
+		if !ok {
+			plan = append(plan, stage{nd: nodes[i]})
+			continue
+		}
+		ds := &denseStage{net: net, lin: lin, act: kernels.Identity, a: lin.nd.y}
+		if i+1 < len(nodes) {
+			if a, ok := nodes[i+1].l.(*activation); ok {
+				ds.act, ds.actNode, ds.a = a.act, nodes[i+1], nodes[i+1].y
+				i++
+			}
+		}
+		if i+1 < len(nodes) {
+			if d, ok := nodes[i+1].l.(*dropout); ok && d.p > 0 {
+				ds.drop = d
+				i++
+			}
+		}
+		plan = append(plan, stage{dense: ds})
+	}
+	for k, st := range plan {
+		ds := st.dense
+		if ds == nil {
+			continue
+		}
+		ds.dx, ds.prevAct = ds.lin.nd.dx, kernels.Identity
+		if k == 0 || ds.dx == nil {
+			continue
+		}
+		if p := plan[k-1].dense; p != nil {
+			p.gradIn = true
+			ds.dx, ds.prevAct = p.lin.nd.dy, p.act
+			if p.actNode != nil {
+				ds.prevA = p.a
+			}
+			if p.drop != nil {
+				ds.prevMask = p.drop.mask
+			}
+		}
+	}
+	return plan
+}
+
+// plan is a training step's stages in order.
+type plan []stage
+
+// forward runs the stages' forwards in training mode on n samples.
+func (p plan) forward(n int) error {
+	for _, st := range p {
+		if st.nd != nil {
+			if err := st.nd.l.forward(n, true); err != nil {
+				return fmt.Errorf("%s forward: %w", st.nd.name, err)
+			}
+			continue
+		}
+		ds := st.dense
+		l := ds.lin
+		var mask, y kernels.Buffer
+		var pr float32
+		var sub uint64
+		if ds.drop != nil {
+			mask, y, pr, sub = ds.drop.mask, ds.drop.nd.y, ds.drop.p, ds.drop.id
+		}
+		if err := l.dev.DenseForward(n, l.in, l.out, ds.act, pr, ds.net.seed, sub, ds.net.ctr, l.nd.x, l.w.W, l.b.W, ds.a, mask, y); err != nil {
+			return fmt.Errorf("%s forward: %w", l.nd.name, err)
+		}
+	}
+	return nil
+}
+
+// backward runs the stages' backwards from the loss gradient.
+func (p plan) backward(n int) error {
+	for k := len(p) - 1; k >= 0; k-- {
+		st := p[k]
+		if st.nd != nil {
+			if err := st.nd.l.backward(n); err != nil {
+				return fmt.Errorf("%s backward: %w", st.nd.name, err)
+			}
+			continue
+		}
+		ds := st.dense
+		if !ds.gradIn {
+			if ds.drop != nil {
+				if err := ds.drop.backward(n); err != nil {
+					return fmt.Errorf("%s backward: %w", ds.drop.nd.name, err)
+				}
+			}
+			if ds.actNode != nil {
+				if err := ds.actNode.l.backward(n); err != nil {
+					return fmt.Errorf("%s backward: %w", ds.actNode.name, err)
+				}
+			}
+		}
+		l := ds.lin
+		if err := l.dev.DenseBackward(n, l.in, l.out, l.nd.dy, l.nd.x, l.w.W, l.w.G, l.b.G, ds.prevAct, ds.prevA, ds.prevMask, ds.dx); err != nil {
+			return fmt.Errorf("%s backward: %w", l.nd.name, err)
+		}
+	}
+	return nil
 }

@@ -118,3 +118,57 @@ func (d *Device) AdvanceStep(n int, ctr kernels.Buffer) error {
 	c[kernels.CtrStep]++
 	return nil
 }
+
+// DenseForward composes Gemm, AddBias, ActForward and DropoutForwardAt,
+// which give the same bits as the separate layers.
+func (d *Device) DenseForward(n, in, out int, act kernels.Activation, p float32, seed, sub uint64, ctr, x, w, b, a, mask, y kernels.Buffer) error {
+	if err := d.Gemm(false, true, n, out, in, 1, x, w, 0, a); err != nil {
+		return err
+	}
+	if err := d.AddBias(n, out, 1, a, b); err != nil {
+		return err
+	}
+	if act != kernels.Identity {
+		if err := d.ActForward(act, n*out, a, a); err != nil {
+			return err
+		}
+	}
+	if isNil(mask) {
+		return nil
+	}
+	return d.DropoutForwardAt(n*out, p, seed, sub, ctr, a, mask, y)
+}
+
+// DenseBackward composes Gemm, BiasGrad, Mul and ActBackward.
+func (d *Device) DenseBackward(n, in, out int, dy, x, w, dw, db kernels.Buffer, act kernels.Activation, a, mask, dx kernels.Buffer) error {
+	if err := d.Gemm(true, false, out, in, n, 1, dy, x, 0, dw); err != nil {
+		return err
+	}
+	if err := d.BiasGrad(n, out, 1, dy, db); err != nil {
+		return err
+	}
+	if isNil(dx) {
+		return nil
+	}
+	if err := d.Gemm(false, false, n, in, out, 1, dy, w, 0, dx); err != nil {
+		return err
+	}
+	if !isNil(mask) {
+		if err := d.Mul(n*in, dx, mask, dx); err != nil {
+			return err
+		}
+	}
+	if isNil(a) || act == kernels.Identity {
+		return nil
+	}
+	return d.ActBackward(act, n*in, a, a, dx, dx)
+}
+
+// isNil says whether an optional buffer argument was left out.
+func isNil(b kernels.Buffer) bool {
+	if b == nil {
+		return true
+	}
+	cb, ok := b.(*Buffer)
+	return ok && cb == nil
+}

@@ -161,3 +161,125 @@ func (d *Device) AdvanceStep(n int, ctr kernels.Buffer) error {
 	defer d.leave()
 	return d.launch(kAdvanceStep, 1, argPtr(cb), argInt(n))
 }
+
+// DenseForward is the dense layer, its activation and its dropout in one
+// launch of dense_forward (tiled fp32 GEMM, TF32 never used).
+func (d *Device) DenseForward(n, in, out int, act kernels.Activation, p float32, seed, sub uint64, ctr, x, w, b, a, mask, y kernels.Buffer) error {
+	const op = "DenseForward"
+	if n < 0 || in < 0 || out < 0 {
+		return fmt.Errorf("cuda: %s: negative shape n=%d in=%d out=%d", op, n, in, out)
+	}
+	if act < kernels.ReLU || act > kernels.Identity {
+		return fmt.Errorf("cuda: %s: unknown activation %v", op, act)
+	}
+	xb, err := d.f32(op, "x", x, n*in)
+	if err != nil {
+		return err
+	}
+	wb, err := d.f32(op, "w", w, out*in)
+	if err != nil {
+		return err
+	}
+	bb, err := d.f32(op, "b", b, out)
+	if err != nil {
+		return err
+	}
+	ab, err := d.f32(op, "a", a, n*out)
+	if err != nil {
+		return err
+	}
+	var mb, yb, cb *buffer
+	var scale float32
+	if !isNil(mask) {
+		if !(p >= 0 && p <= 1) {
+			return fmt.Errorf("cuda: %s: p = %v outside [0, 1]", op, p)
+		}
+		if mb, err = d.f32(op, "mask", mask, n*out); err != nil {
+			return err
+		}
+		if yb, err = d.f32(op, "y", y, n*out); err != nil {
+			return err
+		}
+		if cb, err = d.counter(op, ctr); err != nil {
+			return err
+		}
+		if p < 1 {
+			scale = 1 / (1 - p)
+		}
+	}
+	if n*out == 0 {
+		return nil
+	}
+	if err := d.enter(); err != nil {
+		return err
+	}
+	defer d.leave()
+	tiles := ceilDiv(n, denseTile) * ceilDiv(out, denseTile)
+	return d.launch(kDenseForward, min(tiles, d.maxBlocks), argPtr(xb), argPtr(wb), argPtr(bb), argPtr(ab), argPtr(mb), argPtr(yb),
+		argPtr(cb), argInt(n), argInt(in), argInt(out), argInt(int(act)), argF32(p), argF32(scale), seed, sub)
+}
+
+// denseTile is TILE in step_dense.cu.
+const denseTile = 16
+
+// DenseBackward is the dense layer's backward (weight, bias and input
+// gradients, the input gradient through the previous dropout and
+// activation) in one launch of dense_backward.
+func (d *Device) DenseBackward(n, in, out int, dy, x, w, dw, db kernels.Buffer, act kernels.Activation, a, mask, dx kernels.Buffer) error {
+	const op = "DenseBackward"
+	if n < 0 || in < 0 || out < 0 {
+		return fmt.Errorf("cuda: %s: negative shape n=%d in=%d out=%d", op, n, in, out)
+	}
+	if act < kernels.ReLU || act > kernels.Identity {
+		return fmt.Errorf("cuda: %s: unknown activation %v", op, act)
+	}
+	dyb, err := d.f32(op, "dy", dy, n*out)
+	if err != nil {
+		return err
+	}
+	xb, err := d.f32(op, "x", x, n*in)
+	if err != nil {
+		return err
+	}
+	wb, err := d.f32(op, "w", w, out*in)
+	if err != nil {
+		return err
+	}
+	dwb, err := d.f32(op, "dw", dw, out*in)
+	if err != nil {
+		return err
+	}
+	dbb, err := d.f32(op, "db", db, out)
+	if err != nil {
+		return err
+	}
+	var dxb, ab, mb *buffer
+	if !isNil(dx) {
+		if dxb, err = d.f32(op, "dx", dx, n*in); err != nil {
+			return err
+		}
+		if !isNil(a) && act != kernels.Identity {
+			if ab, err = d.f32(op, "a", a, n*in); err != nil {
+				return err
+			}
+		}
+		if !isNil(mask) {
+			if mb, err = d.f32(op, "mask", mask, n*in); err != nil {
+				return err
+			}
+		}
+	}
+	if out*in == 0 {
+		return nil
+	}
+	if err := d.enter(); err != nil {
+		return err
+	}
+	defer d.leave()
+	items := ceilDiv(out, denseTile)*ceilDiv(in, denseTile) + ceilDiv(out, blockSize)
+	if dxb != nil {
+		items += ceilDiv(n, denseTile) * ceilDiv(in, denseTile)
+	}
+	return d.launch(kDenseBackward, min(items, d.maxBlocks), argPtr(dyb), argPtr(xb), argPtr(wb), argPtr(dwb), argPtr(dbb), argPtr(dxb),
+		argPtr(ab), argPtr(mb), argInt(n), argInt(in), argInt(out), argInt(int(act)))
+}

@@ -75,6 +75,8 @@ const (
 	kAdamAt
 	kAdvanceStep
 	kSetCounter
+	kDenseForward
+	kDenseBackward
 	numKernels
 )
 
@@ -108,6 +110,8 @@ var kernelSpecs = [numKernels]struct{ name, sig string }{
 	kAdamAt:           {"adam_step_at", "pppppifffff"},
 	kAdvanceStep:      {"advance_step", "pi"},
 	kSetCounter:       {"set_counter", "pii"},
+	kDenseForward:     {"dense_forward", "pppppppiiiiffuu"},
+	kDenseBackward:    {"dense_backward", "ppppppppiiii"},
 }
 
 const (
