@@ -7,12 +7,13 @@ import (
 	"mnistgpu/kernels"
 )
 
-// GPU paths a training step can take, as Trainer.Path reports them.
+// Paths a training step can take, as Trainer.Path reports them. Dense
+// blocks are fused on every path (see fusePlan).
 const (
 	// PathGraph replays one captured graph per full batch (CUDA graphs).
-	PathGraph = "ops+graph"
-	// PathOps issues every op of the step from the host.
-	PathOps = "ops"
+	PathGraph = "fused+graph"
+	// PathFused issues every op of the step from the host.
+	PathFused = "fused"
 )
 
 // stepState is what a Trainer keeps for its steps: the step counter on the
@@ -182,13 +183,13 @@ func (t *Trainer) stepGraph(r *Resident, n int) kernels.Graph {
 	return g
 }
 
-// Path is the way full-batch training steps run: PathGraph or PathOps,
+// Path is the way full-batch training steps run: PathGraph or PathFused,
 // with the reason when a graph was wanted but could not be used.
 func (t *Trainer) Path() (path, why string) {
 	if t.st.graph != nil {
 		return PathGraph, ""
 	}
-	return PathOps, t.st.why
+	return PathFused, t.st.why
 }
 
 // KernelsPerStep is the number of kernels (library calls, memsets and

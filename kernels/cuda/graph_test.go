@@ -93,10 +93,10 @@ func TestGPUStepOps(t *testing.T) {
 	}
 }
 
-// trainEpoch trains task with opt for one epoch of 100 synthetic samples
-// at batch 32 (three full steps and a partial one) and returns the
-// parameters and the trainer's path and kernel count.
-func trainEpoch(t *testing.T, dev kernels.Device, task, opt string, epochs int) (w []float32, path string, kernels, steps int) {
+// trainEpoch trains task with opt for epochs epochs of samples synthetic
+// samples at batch 32 and returns the parameters, the trainer's path and
+// kernel count and the steps taken.
+func trainEpoch(t *testing.T, dev kernels.Device, task, opt string, samples, epochs int) (w []float32, path string, kernels, steps int) {
 	t.Helper()
 	arch, _ := model.DefaultArch(task)
 	net, err := model.Build(dev, arch, 32, 5)
@@ -111,7 +111,7 @@ func trainEpoch(t *testing.T, dev kernels.Device, task, opt string, epochs int) 
 		t.Fatal(err)
 	}
 	defer tr.Close()
-	r, err := model.Upload(dev, syntheticSet(100))
+	r, err := model.Upload(dev, syntheticSet(samples))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,8 @@ func trainEpoch(t *testing.T, dev kernels.Device, task, opt string, epochs int) 
 	return w, path, tr.KernelsPerStep(), tr.Steps()
 }
 
-// TestGPUGraphEpoch checks that two epochs replayed from a captured step
+// TestGPUGraphEpoch checks that two epochs (two full steps and a partial
+// one each, so the counter is reset at an epoch boundary) replayed from a captured step
 // (CUDA graphs) give bit for bit the parameters of the same epochs issued
 // op by op (MNISTGPU_CUDA_GRAPHS=0), for both models (the MLP with
 // dropout, the CNN with batch norm) and both optimizers, and that the
@@ -143,14 +144,14 @@ func TestGPUGraphEpoch(t *testing.T) {
 		for _, opt := range []string{model.OptMomentum, model.OptAdam} {
 			t.Run(task+"-"+opt, func(t *testing.T) {
 				t.Setenv(cuda.GraphsEnv, "")
-				gw, gpath, gk, gs := trainEpoch(t, g, task, opt, 2)
+				gw, gpath, gk, gs := trainEpoch(t, g, task, opt, 70, 2)
 				t.Setenv(cuda.GraphsEnv, "0")
-				dw, dpath, dk, ds := trainEpoch(t, g, task, opt, 2)
-				if gpath != model.PathGraph || dpath != model.PathOps {
-					t.Fatalf("paths %q with graphs and %q without, want %q and %q", gpath, dpath, model.PathGraph, model.PathOps)
+				dw, dpath, dk, ds := trainEpoch(t, g, task, opt, 70, 2)
+				if gpath != model.PathGraph || dpath != model.PathFused {
+					t.Fatalf("paths %q with graphs and %q without, want %q and %q", gpath, dpath, model.PathGraph, model.PathFused)
 				}
-				if gs != 8 || ds != 8 {
-					t.Errorf("steps %d and %d, want 8", gs, ds)
+				if gs != 6 || ds != 6 {
+					t.Errorf("steps %d and %d, want 6", gs, ds)
 				}
 				if gk != dk || gk == 0 {
 					t.Errorf("kernels per step: graph %d, direct %d", gk, dk)
@@ -173,9 +174,11 @@ func TestGPUStepLaunches(t *testing.T) {
 	g := gpu(t)
 	want := map[string]int{model.TaskMLP: 10, model.TaskCNN: 35}
 	for _, task := range []string{model.TaskMLP, model.TaskCNN} {
-		_, path, k, _ := trainEpoch(t, g, task, model.OptMomentum, 1)
+		_, path, k, _ := trainEpoch(t, g, task, model.OptMomentum, 64, 1)
 		t.Logf("%s: %d kernels per step (%s)", task, k, path)
-		if k != want[task] {
+		// cuDNN may run several kernels per call on a GPU; the emulation
+		// and our own kernels run one.
+		if k != want[task] && (fakeGPU() || task == model.TaskMLP || k < want[task]) {
 			t.Errorf("%s: %d kernels per step, want %d", task, k, want[task])
 		}
 	}

@@ -25,7 +25,7 @@ type Row struct {
 	Epochs          int     `json:"epochs"`
 	TestAccuracy    float64 `json:"test_accuracy"`
 	// GPUPath is how a GPU ran the full-batch steps (model.PathGraph or
-	// model.PathOps); empty on the CPU.
+	// model.PathFused); empty on the CPU.
 	GPUPath string `json:"gpu_path,omitempty"`
 	// KernelsPerStep is the kernels (library calls included) of one
 	// full-batch step and HostCallsPerStep the launches the host made per
@@ -113,7 +113,11 @@ func benchOne(dev kernels.Device, train, test *model.Resident, task string, bs i
 		}
 	}
 	if _, ok := dev.(kernels.LaunchCounter); ok {
-		row.GPUPath, _ = tr.Path()
+		var why string
+		row.GPUPath, why = tr.Path()
+		if why != "" && o.Log != nil {
+			fmt.Fprintf(o.Log, "%s batch %d: no CUDA graph (%s)\n", task, bs, why)
+		}
 		row.KernelsPerStep, row.HostCallsPerStep = tr.KernelsPerStep(), tr.HostCallsPerStep()
 	}
 	row.SecondsPerEpoch = median(secs)
