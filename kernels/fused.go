@@ -3,15 +3,19 @@ package kernels
 // Step-state layout: a training step that is recorded once and replayed
 // (a CUDA graph) cannot take what changes from step to step as host
 // arguments, so those values live in a small I32 device buffer, the step
-// counter, that the ops below read and AdvanceStep updates on the device.
+// counter, that the ops below read and the optimizer ops advance on the
+// device.
 const (
 	// CtrOffset is the index of the batch's offset into the permutation.
 	CtrOffset = 0
 	// CtrStep is the index of the number of optimizer steps taken so far
 	// (the 0-based number of the current step).
 	CtrStep = 1
+	// CtrDone is scratch of the device's optimizer ops (blocks finished);
+	// it is 0 between ops.
+	CtrDone = 2
 	// CtrLen is the length of a step counter buffer.
-	CtrLen = 2
+	CtrLen = 3
 )
 
 // StepOps are the ops of a training step whose per-step values (the
@@ -28,10 +32,12 @@ type StepOps interface {
 	// uint64(ctr[CtrStep])<<8 | sub (sub < 256 tells apart the dropout
 	// layers of one network).
 	DropoutForwardAt(count int, p float32, seed, sub uint64, ctr, x, mask, y Buffer) error
-	// AdamAt is Adam with step = ctr[CtrStep] + 1.
-	AdamAt(count int, lr, beta1, beta2, eps, wd float32, ctr, params, grads, m, v Buffer) error
-	// AdvanceStep adds n to ctr[CtrOffset] and 1 to ctr[CtrStep].
-	AdvanceStep(n int, ctr Buffer) error
+	// SGDAt is SGD, after which the counter moves to the next step: n
+	// (the batch size) is added to ctr[CtrOffset] and 1 to ctr[CtrStep].
+	SGDAt(count int, lr, momentum, wd float32, n int, ctr, params, grads, vel Buffer) error
+	// AdamAt is Adam with step = ctr[CtrStep] + 1, after which the counter
+	// moves to the next step as with SGDAt.
+	AdamAt(count int, lr, beta1, beta2, eps, wd float32, n int, ctr, params, grads, m, v Buffer) error
 	// DenseForward is a dense layer with its activation and, when mask is
 	// not nil, its dropout, in one op: a = act(x·Wᵀ + b) for x [n, in],
 	// w [out, in], b [out], a [n, out]; then, when mask is not nil, mask

@@ -57,11 +57,8 @@ func (t *Trainer) issueStep(r *Resident, n int) error {
 	if err := t.st.plan.backward(n); err != nil {
 		return err
 	}
-	if err := t.opt.stepAt(ctr); err != nil {
+	if err := t.opt.stepAt(n, ctr); err != nil {
 		return fmt.Errorf("optimizer: %w", err)
-	}
-	if err := dev.AdvanceStep(n, ctr); err != nil {
-		return fmt.Errorf("advance step: %w", err)
 	}
 	return nil
 }
@@ -96,12 +93,13 @@ func (t *Trainer) issueDirect(r *Resident, n int) error {
 	return nil
 }
 
-// stepAt is step with the step number read from the device counter ctr.
-func (o *optimizer) stepAt(ctr kernels.Buffer) error {
+// stepAt is step with the step number read from the device counter ctr,
+// which it then advances past the batch of n.
+func (o *optimizer) stepAt(n int, ctr kernels.Buffer) error {
 	if o.kind == OptAdam {
-		return o.dev.AdamAt(o.count, o.lr, o.beta1, o.beta2, o.eps, o.wd, ctr, o.params, o.grads, o.m1, o.m2)
+		return o.dev.AdamAt(o.count, o.lr, o.beta1, o.beta2, o.eps, o.wd, n, ctr, o.params, o.grads, o.m1, o.m2)
 	}
-	return o.dev.SGD(o.count, o.lr, o.momentum, o.wd, o.params, o.grads, o.vel)
+	return o.dev.SGDAt(o.count, o.lr, o.momentum, o.wd, n, ctr, o.params, o.grads, o.vel)
 }
 
 // startStep makes the counter point at idx (a batch view of r's

@@ -89,13 +89,36 @@ func (d *Device) DropoutForwardAt(count int, p float32, seed, sub uint64, ctr, x
 	return d.DropoutForward(count, p, seed, uint64(c[kernels.CtrStep])<<8|sub, x, mask, y)
 }
 
-// AdamAt is Adam at step ctr[CtrStep] + 1.
-func (d *Device) AdamAt(count int, lr, beta1, beta2, eps, wd float32, ctr, params, grads, m, v kernels.Buffer) error {
+// SGDAt is SGD, then the counter's advance by a batch of n.
+func (d *Device) SGDAt(count int, lr, momentum, wd float32, n int, ctr, params, grads, vel kernels.Buffer) error {
+	c, err := d.counter("SGDAt", ctr)
+	if err != nil {
+		return err
+	}
+	if err := d.SGD(count, lr, momentum, wd, params, grads, vel); err != nil {
+		return err
+	}
+	advance(c, n)
+	return nil
+}
+
+// AdamAt is Adam at step ctr[CtrStep] + 1, then the counter's advance.
+func (d *Device) AdamAt(count int, lr, beta1, beta2, eps, wd float32, n int, ctr, params, grads, m, v kernels.Buffer) error {
 	c, err := d.counter("AdamAt", ctr)
 	if err != nil {
 		return err
 	}
-	return d.Adam(count, lr, beta1, beta2, eps, wd, int(c[kernels.CtrStep])+1, params, grads, m, v)
+	if err := d.Adam(count, lr, beta1, beta2, eps, wd, int(c[kernels.CtrStep])+1, params, grads, m, v); err != nil {
+		return err
+	}
+	advance(c, n)
+	return nil
+}
+
+// advance moves the counter c to the next step after a batch of n.
+func advance(c []int32, n int) {
+	c[kernels.CtrOffset] += int32(n)
+	c[kernels.CtrStep]++
 }
 
 // SetCounter writes offset and step into ctr.
@@ -104,18 +127,7 @@ func (d *Device) SetCounter(ctr kernels.Buffer, offset, step int) error {
 	if err != nil {
 		return err
 	}
-	c[kernels.CtrOffset], c[kernels.CtrStep] = int32(offset), int32(step)
-	return nil
-}
-
-// AdvanceStep adds n to ctr[CtrOffset] and 1 to ctr[CtrStep].
-func (d *Device) AdvanceStep(n int, ctr kernels.Buffer) error {
-	c, err := d.counter("AdvanceStep", ctr)
-	if err != nil {
-		return err
-	}
-	c[kernels.CtrOffset] += int32(n)
-	c[kernels.CtrStep]++
+	c[kernels.CtrOffset], c[kernels.CtrStep], c[kernels.CtrDone] = int32(offset), int32(step), 0
 	return nil
 }
 

@@ -100,9 +100,39 @@ func (d *Device) DropoutForwardAt(count int, p float32, seed, sub uint64, ctr, x
 		argF32(p), argF32(scale), seed, sub)
 }
 
+// SGDAt is SGD, then the counter's advance by a batch of n, in one
+// launch (the last block to finish advances it).
+func (d *Device) SGDAt(count int, lr, momentum, wd float32, n int, ctr, params, grads, vel kernels.Buffer) error {
+	const op = "SGDAt"
+	cb, err := d.counter(op, ctr)
+	if err != nil {
+		return err
+	}
+	pb, err := d.f32(op, "params", params, count)
+	if err != nil {
+		return err
+	}
+	gb, err := d.f32(op, "grads", grads, count)
+	if err != nil {
+		return err
+	}
+	var vb *buffer
+	if momentum != 0 {
+		if vb, err = d.f32(op, "vel", vel, count); err != nil {
+			return err
+		}
+	}
+	if err := d.enter(); err != nil {
+		return err
+	}
+	defer d.leave()
+	return d.launch(kSGDAt, max(1, d.grid(count)), argPtr(pb), argPtr(gb), argPtr(vb), argPtr(cb), argInt(max(count, 0)),
+		argInt(n), argF32(lr), argF32(momentum), argF32(wd))
+}
+
 // AdamAt is Adam at step ctr[CtrStep] + 1, the bias corrections computed
-// in double on the device.
-func (d *Device) AdamAt(count int, lr, beta1, beta2, eps, wd float32, ctr, params, grads, m, v kernels.Buffer) error {
+// in double on the device, then the counter's advance, in one launch.
+func (d *Device) AdamAt(count int, lr, beta1, beta2, eps, wd float32, n int, ctr, params, grads, m, v kernels.Buffer) error {
 	const op = "AdamAt"
 	cb, err := d.counter(op, ctr)
 	if err != nil {
@@ -124,18 +154,16 @@ func (d *Device) AdamAt(count int, lr, beta1, beta2, eps, wd float32, ctr, param
 	if err != nil {
 		return err
 	}
-	if count <= 0 {
-		return nil
-	}
 	if err := d.enter(); err != nil {
 		return err
 	}
 	defer d.leave()
-	return d.launch(kAdamAt, d.grid(count), argPtr(pb), argPtr(gb), argPtr(mb), argPtr(vb), argPtr(cb), argInt(count),
-		argF32(lr), argF32(beta1), argF32(beta2), argF32(eps), argF32(wd))
+	return d.launch(kAdamAt, max(1, d.grid(count)), argPtr(pb), argPtr(gb), argPtr(mb), argPtr(vb), argPtr(cb), argInt(max(count, 0)),
+		argInt(n), argF32(lr), argF32(beta1), argF32(beta2), argF32(eps), argF32(wd))
 }
 
-// SetCounter writes offset and step into ctr with a one-thread kernel
+// SetCounter writes offset and step into ctr (and clears CtrDone) with a
+// one-thread kernel
 // (queued like any op: no host copy, no wait).
 func (d *Device) SetCounter(ctr kernels.Buffer, offset, step int) error {
 	cb, err := d.counter("SetCounter", ctr)
@@ -147,19 +175,6 @@ func (d *Device) SetCounter(ctr kernels.Buffer, offset, step int) error {
 	}
 	defer d.leave()
 	return d.launch(kSetCounter, 1, argPtr(cb), argInt(offset), argInt(step))
-}
-
-// AdvanceStep adds n to ctr[CtrOffset] and 1 to ctr[CtrStep] (one thread).
-func (d *Device) AdvanceStep(n int, ctr kernels.Buffer) error {
-	cb, err := d.counter("AdvanceStep", ctr)
-	if err != nil {
-		return err
-	}
-	if err := d.enter(); err != nil {
-		return err
-	}
-	defer d.leave()
-	return d.launch(kAdvanceStep, 1, argPtr(cb), argInt(n))
 }
 
 // DenseForward is the dense layer, its activation and its dropout in one

@@ -27,7 +27,7 @@ func TestGPUDense(t *testing.T) {
 		t.Run(fmt.Sprintf("%dx%dx%d-%v-drop%v-dx%v", c.n, c.in, c.out, c.act, c.drop, c.dx), func(t *testing.T) {
 			e := newEnv(t, g)
 			x, w, b := e.f32(e.randn(c.n*c.in, 1, 0)), e.f32(e.randn(c.out*c.in, 0.3, 0)), e.f32(e.randn(c.out, 0.1, 0))
-			ctr := e.i32([]int32{0, 7})
+			ctr := e.i32([]int32{0, 7, 0})
 			a := e.garbage(c.n * c.out)
 			var mask, y pair
 			if c.drop {

@@ -12,7 +12,8 @@ import (
 
 // TestGPUStepOps checks the step ops (kernels.StepOps) against the CPU
 // device: a gathered batch at an offset read from the counter, dropout and
-// Adam at the counter's step, and the counter's advance.
+// Adam at the counter's step (Adam after an SGD step has advanced it), and
+// the counter's advances (Adam's over a grid of several blocks).
 func TestGPUStepOps(t *testing.T) {
 	e := newEnv(t, gpu(t))
 	const rows, dim, n = 40, 12, 7
@@ -34,10 +35,11 @@ func TestGPUStepOps(t *testing.T) {
 	bl := e.i32(make([]int32, n))
 	x := e.f32(e.randn(300, 1, 0))
 	mask, y := e.garbage(300), e.garbage(300)
-	const count = 500
+	const count = 70000 // several blocks on the fake (2 SMs × 32 blocks of 256)
 	p, g := e.f32(e.randn(count, 1, 0)), e.f32(e.randn(count, 0.1, 0))
 	m, v := e.f32(e.randn(count, 0.01, 0)), e.f32(make([]float32, count))
 	e.upload(v, e.randn(count, 0, 0.001))
+	p2, vel := e.f32(e.randn(count, 1, 0)), e.f32(e.randn(count, 0.1, 0))
 	e.run("step ops", func(d kernels.Device, b func(pair) kernels.Buffer) error {
 		if err := d.SetCounter(b(ctr), 11, 41); err != nil {
 			return err
@@ -48,10 +50,10 @@ func TestGPUStepOps(t *testing.T) {
 		if err := d.DropoutForwardAt(300, 0.3, 99, 2, b(ctr), b(x), b(mask), b(y)); err != nil {
 			return err
 		}
-		if err := d.AdamAt(count, 1e-3, 0.9, 0.999, 1e-8, 1e-4, b(ctr), b(p), b(g), b(m), b(v)); err != nil {
+		if err := d.SGDAt(count, 0.01, 0.9, 1e-4, n, b(ctr), b(p2), b(g), b(vel)); err != nil {
 			return err
 		}
-		return d.AdvanceStep(n, b(ctr))
+		return d.AdamAt(count, 1e-3, 0.9, 0.999, 1e-8, 1e-4, n, b(ctr), b(p), b(g), b(m), b(v))
 	})
 	e.close("GatherBatch images", img, -1, 0)
 	e.close("DropoutForwardAt mask", mask, -1, 0)
@@ -59,13 +61,15 @@ func TestGPUStepOps(t *testing.T) {
 	e.close("AdamAt params", p, -1, 1e-6)
 	e.close("AdamAt m", m, -1, 1e-6)
 	e.close("AdamAt v", v, -1, 1e-6)
+	e.close("SGDAt params", p2, -1, 1e-6)
+	e.close("SGDAt vel", vel, -1, 1e-6)
 	for _, c := range []struct {
 		name string
 		b    pair
 		want []int32
 	}{
 		{"GatherBatch labels", bl, nil},
-		{"counter", ctr, []int32{11 + n, 42}},
+		{"counter", ctr, []int32{11 + 2*n, 43, 0}},
 	} {
 		gv, cv := make([]int32, c.b.g.Len()), make([]int32, c.b.c.Len())
 		if err := e.g.Download(gv, c.b.g); err != nil {
@@ -172,7 +176,7 @@ func TestGPUGraphEpoch(t *testing.T) {
 // MLP, 10 for the CNN).
 func TestGPUStepLaunches(t *testing.T) {
 	g := gpu(t)
-	want := map[string]int{model.TaskMLP: 10, model.TaskCNN: 35}
+	want := map[string]int{model.TaskMLP: 9, model.TaskCNN: 34}
 	for _, task := range []string{model.TaskMLP, model.TaskCNN} {
 		_, path, k, _ := trainEpoch(t, g, task, model.OptMomentum, 64, 1)
 		t.Logf("%s: %d kernels per step (%s)", task, k, path)

@@ -72,8 +72,8 @@ const (
 	kMul
 	kGatherBatch
 	kDropoutForwardAt
+	kSGDAt
 	kAdamAt
-	kAdvanceStep
 	kSetCounter
 	kDenseForward
 	kDenseBackward
@@ -107,8 +107,8 @@ var kernelSpecs = [numKernels]struct{ name, sig string }{
 	kMul:              {"mul_elementwise", "pppi"},
 	kGatherBatch:      {"gather_batch", "ppppppiiiff"},
 	kDropoutForwardAt: {"dropout_forward_at", "ppppiffuu"},
-	kAdamAt:           {"adam_step_at", "pppppifffff"},
-	kAdvanceStep:      {"advance_step", "pi"},
+	kSGDAt:            {"sgd_step_at", "ppppiifff"},
+	kAdamAt:           {"adam_step_at", "pppppiifffff"},
 	kSetCounter:       {"set_counter", "pii"},
 	kDenseForward:     {"dense_forward", "pppppppiiiiffuu"},
 	kDenseBackward:    {"dense_backward", "ppppppppiiii"},

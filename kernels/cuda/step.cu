@@ -1,7 +1,8 @@
 // step.cu: the step ops (kernels.StepOps), which read what changes from
 // one training step to the next from the step counter ctr on the device
 // (ctr[0]: the batch's offset into the permutation, ctr[1]: the number of
-// steps taken), so that a CUDA graph of the step replays unchanged.
+// steps taken; ctr[2]: the optimizer kernel's blocks done), so that a CUDA
+// graph of the step replays unchanged.
 
 // gather_batch is gather_images and gather_labels for the n samples
 // perm[off .. off+n) with off = ctr[0], in one launch. Entries past the end
@@ -37,9 +38,46 @@ extern "C" __global__ void dropout_forward_at(const float* x, float* mask, float
     }
 }
 
+// finish_step moves the counter to the next step once every block of the
+// calling optimizer kernel is done with it: each block counts itself in
+// ctr[2] after its threads have read ctr, and the last one advances
+// ctr[0] by n and ctr[1] by 1 and clears ctr[2]. Every thread of the block
+// must call it.
+__device__ void finish_step(int* ctr, int n)
+{
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        __threadfence();
+        if (atomicAdd(&ctr[2], 1) == (int)gridDim.x - 1) {
+            ctr[0] += n;
+            ctr[1] += 1;
+            ctr[2] = 0;
+            __threadfence();
+        }
+    }
+}
+
+// sgd_step_at is sgd_step, then finish_step.
+extern "C" __global__ void sgd_step_at(float* p, const float* grad, float* v, int* ctr, int count, int n, float lr,
+                                       float momentum, float wd)
+{
+    GRID_STRIDE(i, count) {
+        float g = grad[i] + wd * p[i];
+        if (momentum != 0.0f) {
+            float vi = momentum * v[i] + g;
+            v[i] = vi;
+            p[i] -= lr * vi;
+        } else {
+            p[i] -= lr * g;
+        }
+    }
+    finish_step(ctr, n);
+}
+
 // adam_step_at is adam_step at step ctr[1] + 1, with the bias corrections
-// computed in double on the device as the host does for adam_step.
-extern "C" __global__ void adam_step_at(float* p, const float* grad, float* m, float* v, const int* ctr, int count,
+// computed in double on the device as the host does for adam_step, then
+// finish_step.
+extern "C" __global__ void adam_step_at(float* p, const float* grad, float* m, float* v, int* ctr, int count, int n,
                                         float lr, float beta1, float beta2, float eps, float wd)
 {
     double t = (double)ctr[1] + 1.0;
@@ -57,22 +95,15 @@ extern "C" __global__ void adam_step_at(float* p, const float* grad, float* m, f
         float denom = sqrtf(vi) / bc2Sqrt + eps;
         p[i] -= stepSize * (mi / denom);
     }
+    finish_step(ctr, n);
 }
 
-// advance_step moves the counter to the next step: ctr[0] += n, ctr[1] += 1.
-extern "C" __global__ void advance_step(int* ctr, int n)
-{
-    if (blockIdx.x == 0 && threadIdx.x == 0) {
-        ctr[0] += n;
-        ctr[1] += 1;
-    }
-}
-
-// set_counter writes ctr[0] = offset, ctr[1] = step.
+// set_counter writes ctr[0] = offset, ctr[1] = step, ctr[2] = 0.
 extern "C" __global__ void set_counter(int* ctr, int offset, int step)
 {
     if (blockIdx.x == 0 && threadIdx.x == 0) {
         ctr[0] = offset;
         ctr[1] = step;
+        ctr[2] = 0;
     }
 }
