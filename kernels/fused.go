@@ -44,6 +44,11 @@ type StepOps interface {
 	// and y as DropoutForwardAt(n·out, p, seed, sub, ctr, a, mask, y).
 	// ctr may be nil when mask is.
 	DenseForward(n, in, out int, act Activation, p float32, seed, sub uint64, ctr, x, w, b, a, mask, y Buffer) error
+	// DenseForwardGather is GatherBatch (into x and batchLabels) followed
+	// by DenseForward on x, in one op: the first layer of a network that
+	// reads the data set directly.
+	DenseForwardGather(n, in, out int, data, labels, perm, ctr Buffer, mean, std float32, x, batchLabels Buffer,
+		act Activation, p float32, seed, sub uint64, w, b, a, mask, y Buffer) error
 	// DenseBackward is a dense layer's backward in one op, given dy [n, out]
 	// the gradient of its output x·Wᵀ + b and x [n, in] its input:
 	// dw = dyᵀ·x, db = Σ_rows dy and, when dx is not nil, the gradient

@@ -45,10 +45,12 @@ type stepState struct {
 // that is also what a captured graph replays.
 func (t *Trainer) issueStep(r *Resident, n int) error {
 	dev, net, ctr := t.dev, t.net, t.st.ctr
-	if err := dev.GatherBatch(n, r.D, r.X, r.Y, r.perm, ctr, net.Input(), t.labels, dataset.Mean, dataset.Std); err != nil {
-		return fmt.Errorf("gather batch: %w", err)
+	if !t.st.plan.gathers() {
+		if err := dev.GatherBatch(n, r.D, r.X, r.Y, r.perm, ctr, net.Input(), t.labels, dataset.Mean, dataset.Std); err != nil {
+			return fmt.Errorf("gather batch: %w", err)
+		}
 	}
-	if err := t.st.plan.forward(n); err != nil {
+	if err := t.st.plan.forward(n, r, t.labels); err != nil {
 		return err
 	}
 	if err := dev.LossForward(t.loss, n, net.Classes(), net.Logits(), t.labels, net.DLogits(), t.lossSum, t.correct); err != nil {
@@ -242,6 +244,9 @@ type denseStage struct {
 	drop    *dropout // the dropout node (p > 0), nil if none
 	// a is the activation's output (the linear's when there is none).
 	a kernels.Buffer
+	// gather says the block is the network's first and reads the batch
+	// from the data set itself (DenseForwardGather).
+	gather bool
 	// gradIn says the next stage's DenseBackward writes this block's
 	// linear-output gradient through its dropout and activation, so their
 	// own backward is skipped.
@@ -284,6 +289,7 @@ func fusePlan(net *Network) plan {
 		if ds == nil {
 			continue
 		}
+		ds.gather = k == 0 && ds.lin.nd.x == net.input
 		ds.dx, ds.prevAct = ds.lin.nd.dx, kernels.Identity
 		if k == 0 || ds.dx == nil {
 			continue
@@ -305,8 +311,13 @@ func fusePlan(net *Network) plan {
 // plan is a training step's stages in order.
 type plan []stage
 
-// forward runs the stages' forwards in training mode on n samples.
-func (p plan) forward(n int) error {
+// gathers says the first stage gathers the batch itself.
+func (p plan) gathers() bool { return len(p) > 0 && p[0].dense != nil && p[0].dense.gather }
+
+// forward runs the stages' forwards in training mode on n samples (the
+// first dense block reading them from r into the network's input and
+// their labels into labels).
+func (p plan) forward(n int, r *Resident, labels kernels.Buffer) error {
 	for _, st := range p {
 		if st.nd != nil {
 			if err := st.nd.l.forward(n, true); err != nil {
@@ -322,7 +333,14 @@ func (p plan) forward(n int) error {
 		if ds.drop != nil {
 			mask, y, pr, sub = ds.drop.mask, ds.drop.nd.y, ds.drop.p, ds.drop.id
 		}
-		if err := l.dev.DenseForward(n, l.in, l.out, ds.act, pr, ds.net.seed, sub, ds.net.ctr, l.nd.x, l.w.W, l.b.W, ds.a, mask, y); err != nil {
+		var err error
+		if ds.gather {
+			err = l.dev.DenseForwardGather(n, l.in, l.out, r.X, r.Y, r.perm, ds.net.ctr, dataset.Mean, dataset.Std, l.nd.x, labels,
+				ds.act, pr, ds.net.seed, sub, l.w.W, l.b.W, ds.a, mask, y)
+		} else {
+			err = l.dev.DenseForward(n, l.in, l.out, ds.act, pr, ds.net.seed, sub, ds.net.ctr, l.nd.x, l.w.W, l.b.W, ds.a, mask, y)
+		}
+		if err != nil {
 			return fmt.Errorf("%s forward: %w", l.nd.name, err)
 		}
 	}

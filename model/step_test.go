@@ -61,6 +61,9 @@ func TestFusedPlanMatchesLayers(t *testing.T) {
 					if c.stages > 0 && (dense != c.stages || len(tr.st.plan) != c.stages) {
 						t.Errorf("fused plan: %d stages, %d dense; want %d dense blocks only", len(tr.st.plan), dense, c.stages)
 					}
+					if c.stages > 0 && !tr.st.plan.gathers() {
+						t.Errorf("fused plan: the first dense block does not gather the batch")
+					}
 				} else {
 					tr.st.plan = nil
 					for _, nd := range net.nodes {

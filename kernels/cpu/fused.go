@@ -151,6 +151,15 @@ func (d *Device) DenseForward(n, in, out int, act kernels.Activation, p float32,
 	return d.DropoutForwardAt(n*out, p, seed, sub, ctr, a, mask, y)
 }
 
+// DenseForwardGather composes GatherBatch and DenseForward.
+func (d *Device) DenseForwardGather(n, in, out int, data, labels, perm, ctr kernels.Buffer, mean, std float32, x, batchLabels kernels.Buffer,
+	act kernels.Activation, p float32, seed, sub uint64, w, b, a, mask, y kernels.Buffer) error {
+	if err := d.GatherBatch(n, in, data, labels, perm, ctr, x, batchLabels, mean, std); err != nil {
+		return err
+	}
+	return d.DenseForward(n, in, out, act, p, seed, sub, ctr, x, w, b, a, mask, y)
+}
+
 // DenseBackward composes Gemm, BiasGrad, Mul and ActBackward.
 func (d *Device) DenseBackward(n, in, out int, dy, x, w, dw, db kernels.Buffer, act kernels.Activation, a, mask, dx kernels.Buffer) error {
 	if err := d.Gemm(true, false, out, in, n, 1, dy, x, 0, dw); err != nil {

@@ -298,3 +298,82 @@ func (d *Device) DenseBackward(n, in, out int, dy, x, w, dw, db kernels.Buffer, 
 	return d.launch(kDenseBackward, min(items, d.maxBlocks), argPtr(dyb), argPtr(xb), argPtr(wb), argPtr(dwb), argPtr(dbb), argPtr(dxb),
 		argPtr(ab), argPtr(mb), argInt(n), argInt(in), argInt(out), argInt(int(act)))
 }
+
+// DenseForwardGather is GatherBatch and DenseForward in one launch of
+// dense_forward_gather.
+func (d *Device) DenseForwardGather(n, in, out int, data, labels, perm, ctr kernels.Buffer, mean, std float32, x, batchLabels kernels.Buffer,
+	act kernels.Activation, p float32, seed, sub uint64, w, b, a, mask, y kernels.Buffer) error {
+	const op = "DenseForwardGather"
+	if n < 0 || in < 0 || out < 0 {
+		return fmt.Errorf("cuda: %s: negative shape n=%d in=%d out=%d", op, n, in, out)
+	}
+	if act < kernels.ReLU || act > kernels.Identity {
+		return fmt.Errorf("cuda: %s: unknown activation %v", op, act)
+	}
+	if std == 0 {
+		return fmt.Errorf("cuda: %s: std is 0", op)
+	}
+	cb, err := d.counter(op, ctr)
+	if err != nil {
+		return err
+	}
+	db, err := d.buf(op, "data", data, kernels.U8, 0)
+	if err != nil {
+		return err
+	}
+	lb, err := d.buf(op, "labels", labels, kernels.U8, 0)
+	if err != nil {
+		return err
+	}
+	pb, err := d.buf(op, "perm", perm, kernels.I32, n)
+	if err != nil {
+		return err
+	}
+	xb, err := d.f32(op, "x", x, n*in)
+	if err != nil {
+		return err
+	}
+	blb, err := d.buf(op, "batchLabels", batchLabels, kernels.I32, n)
+	if err != nil {
+		return err
+	}
+	wb, err := d.f32(op, "w", w, out*in)
+	if err != nil {
+		return err
+	}
+	bb, err := d.f32(op, "b", b, out)
+	if err != nil {
+		return err
+	}
+	ab, err := d.f32(op, "a", a, n*out)
+	if err != nil {
+		return err
+	}
+	var mb, yb *buffer
+	var scale float32
+	if !isNil(mask) {
+		if !(p >= 0 && p <= 1) {
+			return fmt.Errorf("cuda: %s: p = %v outside [0, 1]", op, p)
+		}
+		if mb, err = d.f32(op, "mask", mask, n*out); err != nil {
+			return err
+		}
+		if yb, err = d.f32(op, "y", y, n*out); err != nil {
+			return err
+		}
+		if p < 1 {
+			scale = 1 / (1 - p)
+		}
+	}
+	if n*out == 0 {
+		return nil
+	}
+	if err := d.enter(); err != nil {
+		return err
+	}
+	defer d.leave()
+	tiles := ceilDiv(n, denseTile) * ceilDiv(out, denseTile)
+	return d.launch(kDenseForwardGather, min(tiles, d.maxBlocks), argPtr(db), argPtr(lb), argPtr(pb), argPtr(cb), argPtr(xb), argPtr(blb),
+		argPtr(wb), argPtr(bb), argPtr(ab), argPtr(mb), argPtr(yb), argInt(n), argInt(in), argInt(out), argInt(int(act)), argInt(pb.n),
+		argF32(mean), argF32(std), argF32(p), argF32(scale), seed, sub)
+}

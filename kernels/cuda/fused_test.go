@@ -69,3 +69,48 @@ func TestGPUDense(t *testing.T) {
 		})
 	}
 }
+
+// TestGPUDenseGather checks DenseForwardGather (the first dense layer
+// reading the data set through the permutation) against the CPU device:
+// the gathered input and labels, and the layer's outputs.
+func TestGPUDenseGather(t *testing.T) {
+	e := newEnv(t, gpu(t))
+	const rows, in, out, n = 50, 40, 21, 19
+	px := make([]uint8, rows*in)
+	for i := range px {
+		px[i] = uint8(i * 53 % 256)
+	}
+	lab := make([]uint8, rows)
+	for i := range lab {
+		lab[i] = uint8(i * 3 % 10)
+	}
+	perm := make([]int32, rows)
+	for i := range perm {
+		perm[i] = int32((i*31 + 7) % rows)
+	}
+	data, labels, pm := e.u8(px), e.u8(lab), e.i32(perm)
+	ctr := e.i32([]int32{23, 5, 0})
+	x, bl := e.garbage(n*in), e.i32(make([]int32, n))
+	w, b := e.f32(e.randn(out*in, 0.2, 0)), e.f32(e.randn(out, 0.1, 0))
+	a, mask, y := e.garbage(n*out), e.garbage(n*out), e.garbage(n*out)
+	e.run("DenseForwardGather", func(d kernels.Device, p func(pair) kernels.Buffer) error {
+		return d.DenseForwardGather(n, in, out, p(data), p(labels), p(pm), p(ctr), 0.1307, 0.3081, p(x), p(bl),
+			kernels.ReLU, 0.3, 5, 1, p(w), p(b), p(a), p(mask), p(y))
+	})
+	e.close("x", x, -1, 0)
+	e.close("a", a, -1, 1e-4)
+	e.close("mask", mask, -1, 0)
+	e.close("y", y, -1, 1e-4)
+	gv, cv := make([]int32, n), make([]int32, n)
+	if err := e.g.Download(gv, bl.g); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.c.Download(cv, bl.c); err != nil {
+		t.Fatal(err)
+	}
+	for i := range gv {
+		if gv[i] != cv[i] || cv[i] != int32(lab[perm[23+i]]) {
+			t.Fatalf("labels: GPU %v, CPU %v", gv, cv)
+		}
+	}
+}

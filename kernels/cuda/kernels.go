@@ -77,6 +77,7 @@ const (
 	kSetCounter
 	kDenseForward
 	kDenseBackward
+	kDenseForwardGather
 	numKernels
 )
 
@@ -84,39 +85,40 @@ const (
 // its parameter kinds, one letter per parameter: p pointer, i int, f float,
 // u unsigned long long. TestKernelSignatures checks it against the sources.
 var kernelSpecs = [numKernels]struct{ name, sig string }{
-	kGatherImages:     {"gather_images", "pppiiff"},
-	kGatherLabels:     {"gather_labels", "pppi"},
-	kAddBias:          {"add_bias", "ppiii"},
-	kBiasGrad:         {"bias_grad", "ppiii"},
-	kBNPartialStats:   {"bn_partial_stats", "ppiiii"},
-	kBNFinalizeStats:  {"bn_finalize_stats", "pppppiiiiff"},
-	kBNApply:          {"bn_apply", "ppppppiii"},
-	kBNInfer:          {"bn_infer", "ppppppiiif"},
-	kBNPartialGrad:    {"bn_partial_grad", "ppppiiii"},
-	kBNFinalizeGrad:   {"bn_finalize_grad", "pppppiiii"},
-	kBNDx:             {"bn_dx", "pppppppiii"},
-	kMaxPoolForward:   {"maxpool_forward", "ppiii"},
-	kMaxPoolBackward:  {"maxpool_backward", "pppiii"},
-	kLossForward:      {"loss_forward", "ipppppii"},
-	kSoftmax:          {"softmax_rows", "ppii"},
-	kDropoutForward:   {"dropout_forward", "pppiffu"},
-	kSGD:              {"sgd_step", "pppifff"},
-	kAdam:             {"adam_step", "ppppiffffff"},
-	kActForward:       {"act_forward", "ippi"},
-	kActBackward:      {"act_backward", "ipppi"},
-	kMul:              {"mul_elementwise", "pppi"},
-	kGatherBatch:      {"gather_batch", "ppppppiiiff"},
-	kDropoutForwardAt: {"dropout_forward_at", "ppppiffuu"},
-	kSGDAt:            {"sgd_step_at", "ppppiifff"},
-	kAdamAt:           {"adam_step_at", "pppppiifffff"},
-	kSetCounter:       {"set_counter", "pii"},
-	kDenseForward:     {"dense_forward", "pppppppiiiiffuu"},
-	kDenseBackward:    {"dense_backward", "ppppppppiiii"},
+	kGatherImages:       {"gather_images", "pppiiff"},
+	kGatherLabels:       {"gather_labels", "pppi"},
+	kAddBias:            {"add_bias", "ppiii"},
+	kBiasGrad:           {"bias_grad", "ppiii"},
+	kBNPartialStats:     {"bn_partial_stats", "ppiiii"},
+	kBNFinalizeStats:    {"bn_finalize_stats", "pppppiiiiff"},
+	kBNApply:            {"bn_apply", "ppppppiii"},
+	kBNInfer:            {"bn_infer", "ppppppiiif"},
+	kBNPartialGrad:      {"bn_partial_grad", "ppppiiii"},
+	kBNFinalizeGrad:     {"bn_finalize_grad", "pppppiiii"},
+	kBNDx:               {"bn_dx", "pppppppiii"},
+	kMaxPoolForward:     {"maxpool_forward", "ppiii"},
+	kMaxPoolBackward:    {"maxpool_backward", "pppiii"},
+	kLossForward:        {"loss_forward", "ipppppii"},
+	kSoftmax:            {"softmax_rows", "ppii"},
+	kDropoutForward:     {"dropout_forward", "pppiffu"},
+	kSGD:                {"sgd_step", "pppifff"},
+	kAdam:               {"adam_step", "ppppiffffff"},
+	kActForward:         {"act_forward", "ippi"},
+	kActBackward:        {"act_backward", "ipppi"},
+	kMul:                {"mul_elementwise", "pppi"},
+	kGatherBatch:        {"gather_batch", "ppppppiiiff"},
+	kDropoutForwardAt:   {"dropout_forward_at", "ppppiffuu"},
+	kSGDAt:              {"sgd_step_at", "ppppiifff"},
+	kAdamAt:             {"adam_step_at", "pppppiifffff"},
+	kSetCounter:         {"set_counter", "pii"},
+	kDenseForward:       {"dense_forward", "pppppppiiiiffuu"},
+	kDenseBackward:      {"dense_backward", "ppppppppiiii"},
+	kDenseForwardGather: {"dense_forward_gather", "pppppppppppiiiiiffffuu"},
 }
 
 const (
 	blockSize = 256 // BLOCK in common.cuh
-	maxParams = 16
+	maxParams = 24
 )
 
 // kernel is a loaded function and its preallocated argument block:

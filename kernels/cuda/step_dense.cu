@@ -120,3 +120,59 @@ extern "C" __global__ void dense_backward(const float* dy, const float* x, const
         }
     }
 }
+
+// dense_forward_gather is gather_batch followed by dense_forward, in one
+// launch: the A tiles are read from the data set through the permutation
+// (off = ctr[0]) and normalised as gather_batch does; the blocks of the
+// first tile column also write them to x (the backward's input) and the
+// labels to dstLabels.
+extern "C" __global__ void dense_forward_gather(const u8* data, const u8* labels, const int* perm, const int* ctr, float* x,
+                                                int* dstLabels, const float* w, const float* b, float* a, float* mask, float* y,
+                                                int n, int in, int out, int act, int permLen, float mean, float stdv, float p,
+                                                float scale, u64 seed, u64 sub)
+{
+    __shared__ float As[TILE * TILE], Bs[TILE * TILE];
+    int tilesN = (out + TILE - 1) / TILE, tiles = (n + TILE - 1) / TILE * tilesN;
+    int off = ctr[0];
+    u64 key = 0;
+    if (mask) key = splitmix64(seed ^ splitmix64(((u64)(i64)ctr[1] << 8) | sub));
+    int tr = threadIdx.x / TILE, tc = threadIdx.x % TILE;
+    for (int t = blockIdx.x; t < tiles; t += gridDim.x) {
+        int tileRow = t / tilesN, tileCol = t % tilesN;
+        int row = tileRow * TILE + tr, col = tileCol * TILE + tc;
+        // The sample of this thread's A row, or -1 outside the batch or perm.
+        i64 r = -1;
+        if (row < n && off + row >= 0 && off + row < permLen) r = perm[off + row];
+        float acc = 0.0f;
+        for (int k0 = 0; k0 < in; k0 += TILE) {
+            int ka = k0 + tc, kb = k0 + tr;
+            float xv = 0.0f;
+            if (r >= 0 && ka < in) {
+                float s = (float)data[r * in + ka] / 255.0f;
+                xv = (s - mean) / stdv;
+                if (tileCol == 0) {
+                    x[(i64)row * in + ka] = xv;
+                    if (ka == 0) dstLabels[row] = (int)labels[r];
+                }
+            }
+            As[tr * TILE + tc] = xv;
+            int cb = tileCol * TILE + tc;
+            Bs[tr * TILE + tc] = (kb < in && cb < out) ? w[(i64)cb * in + kb] : 0.0f;
+            __syncthreads();
+            for (int kk = 0; kk < TILE; kk++) acc += As[tr * TILE + kk] * Bs[kk * TILE + tc];
+            __syncthreads();
+        }
+        if (row < n && col < out) {
+            i64 e = (i64)row * out + col;
+            float v = act_fwd(act, acc + b[col]);
+            a[e] = v;
+            if (mask) {
+                u64 h = splitmix64(key + (u64)e);
+                float u = (float)(unsigned int)(h >> 40) * 5.9604644775390625e-8f; // 2^-24
+                float m = u >= p ? scale : 0.0f;
+                mask[e] = m;
+                y[e] = v * m;
+            }
+        }
+    }
+}
