@@ -56,6 +56,14 @@ type StepOps interface {
 	// dx = ActBackward(act, a, (dy·W)·mask), where a nil mask is 1 and a nil
 	// a (or Identity) passes the gradient through.
 	DenseBackward(n, in, out int, dy, x, w, dw, db Buffer, act Activation, a, mask, dx Buffer) error
+	// ActPoolForward is ActForward and pool's Forward in one op: y =
+	// act(x) over the pool's input [n, ch, h, w], pooled = maxpool(y).
+	// pool is a plan of this device.
+	ActPoolForward(act Activation, pool MaxPool, n int, x, y, pooled Buffer) error
+	// PoolActBackward is pool's Backward and ActBackward in one op: the
+	// pooled gradient dpooled routed to the arg-max of each window of y (the
+	// activation's output), times act'(y), into dx.
+	PoolActBackward(act Activation, pool MaxPool, n int, y, dpooled, dx Buffer) error
 	// SetCounter writes offset and step into ctr, on the device's queue (no
 	// host copy), e.g. at the start of an epoch.
 	SetCounter(ctr Buffer, offset, step int) error

@@ -231,8 +231,17 @@ func (s *stepState) close(t *Trainer) {
 // activation and dropout when they follow) run by the fused ops
 // DenseForward and DenseBackward.
 type stage struct {
-	nd    *node // an unfused node (dense nil)
-	dense *denseStage
+	nd      *node // an unfused node (dense and actPool nil)
+	dense   *denseStage
+	actPool *actPoolStage
+}
+
+// actPoolStage is an activation and the max-pool right after it, run by
+// ActPoolForward and PoolActBackward.
+type actPoolStage struct {
+	act               *activation
+	pool              *maxPool
+	actNode, poolNode *node
 }
 
 // denseStage is a fused dense block of nodes [first, last].
@@ -264,6 +273,13 @@ func fusePlan(net *Network) plan {
 	var plan plan
 	nodes := net.nodes
 	for i := 0; i < len(nodes); i++ {
+		if a, ok := nodes[i].l.(*activation); ok && i+1 < len(nodes) && nodes[i].dx != nil {
+			if mp, ok := nodes[i+1].l.(*maxPool); ok {
+				plan = append(plan, stage{actPool: &actPoolStage{act: a, pool: mp, actNode: nodes[i], poolNode: nodes[i+1]}})
+				i++
+				continue
+			}
+		}
 		lin, ok := nodes[i].l.(*linear)
 		if !ok {
 			plan = append(plan, stage{nd: nodes[i]})
@@ -325,6 +341,12 @@ func (p plan) forward(n int, r *Resident, labels kernels.Buffer) error {
 			}
 			continue
 		}
+		if ap := st.actPool; ap != nil {
+			if err := ap.act.dev.ActPoolForward(ap.act.act, ap.pool.plan, n, ap.actNode.x, ap.actNode.y, ap.poolNode.y); err != nil {
+				return fmt.Errorf("%s+%s forward: %w", ap.actNode.name, ap.poolNode.name, err)
+			}
+			continue
+		}
 		ds := st.dense
 		l := ds.lin
 		var mask, y kernels.Buffer
@@ -354,6 +376,12 @@ func (p plan) backward(n int) error {
 		if st.nd != nil {
 			if err := st.nd.l.backward(n); err != nil {
 				return fmt.Errorf("%s backward: %w", st.nd.name, err)
+			}
+			continue
+		}
+		if ap := st.actPool; ap != nil {
+			if err := ap.act.dev.PoolActBackward(ap.act.act, ap.pool.plan, n, ap.actNode.y, ap.poolNode.dy, ap.actNode.dx); err != nil {
+				return fmt.Errorf("%s+%s backward: %w", ap.poolNode.name, ap.actNode.name, err)
 			}
 			continue
 		}

@@ -12,7 +12,8 @@ import (
 // parameters, bit for bit, as the step run layer by layer (every node its
 // own stage), for the study's architectures: both tasks, both optimizers,
 // every activation, dropout on and off, deeper and wider MLPs, the CNN
-// with and without batch norm. It also states the fused grouping.
+// with and without batch norm. It also states the fused grouping (MLP:
+// dense blocks only; CNN: activation+pool twice and the dense fc).
 func TestFusedPlanMatchesLayers(t *testing.T) {
 	dev := cpu.New(2)
 	defer dev.Close()
@@ -33,8 +34,8 @@ func TestFusedPlanMatchesLayers(t *testing.T) {
 		{"mlp-adam", mlp, OptAdam, 3},
 		{"mlp-sigmoid-nodrop", variant(mlp, func(a *Arch) { a.Activation, a.Dropout = "sigmoid", 0 }), OptSGD, 3},
 		{"mlp-tanh-deep", variant(mlp, func(a *Arch) { a.Activation, a.Hidden = "tanh", []int{64, 32, 16} }), OptAdam, 4},
-		{"cnn-momentum", cnn, OptMomentum, 0},
-		{"cnn-adam-nobn", variant(cnn, func(a *Arch) { a.BatchNorm = false }), OptAdam, 0},
+		{"cnn-momentum", cnn, OptMomentum, -1},
+		{"cnn-adam-nobn", variant(cnn, func(a *Arch) { a.BatchNorm = false }), OptAdam, -1},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -63,6 +64,15 @@ func TestFusedPlanMatchesLayers(t *testing.T) {
 					}
 					if c.stages > 0 && !tr.st.plan.gathers() {
 						t.Errorf("fused plan: the first dense block does not gather the batch")
+					}
+					pools := 0
+					for _, st := range tr.st.plan {
+						if st.actPool != nil {
+							pools++
+						}
+					}
+					if c.stages < 0 && (pools != 2 || dense != 1) {
+						t.Errorf("fused CNN plan: %d activation+pool stages and %d dense blocks, want 2 and 1", pools, dense)
 					}
 				} else {
 					tr.st.plan = nil

@@ -185,6 +185,32 @@ func (d *Device) DenseBackward(n, in, out int, dy, x, w, dw, db kernels.Buffer, 
 	return d.ActBackward(act, n*in, a, a, dx, dx)
 }
 
+// ActPoolForward composes ActForward and pool.Forward.
+func (d *Device) ActPoolForward(act kernels.Activation, pool kernels.MaxPool, n int, x, y, pooled kernels.Buffer) error {
+	p, ok := pool.(*maxPool)
+	if !ok || p.d != d {
+		return fmt.Errorf("cpu: ActPoolForward: pool is %T, not a max-pool of this device", pool)
+	}
+	if err := d.ActForward(act, n*p.ch*p.h*p.w, x, y); err != nil {
+		return err
+	}
+	return p.Forward(n, y, pooled)
+}
+
+// PoolActBackward composes pool.Backward and ActBackward (in place).
+func (d *Device) PoolActBackward(act kernels.Activation, pool kernels.MaxPool, n int, y, dpooled, dx kernels.Buffer) error {
+	p, ok := pool.(*maxPool)
+	if !ok || p.d != d {
+		return fmt.Errorf("cpu: PoolActBackward: pool is %T, not a max-pool of this device", pool)
+	}
+	// Backward checks its pooled output's size but does not read it:
+	// dpooled has that size.
+	if err := p.Backward(n, y, dpooled, dpooled, dx); err != nil {
+		return err
+	}
+	return d.ActBackward(act, n*p.ch*p.h*p.w, y, y, dx, dx)
+}
+
 // isNil says whether an optional buffer argument was left out.
 func isNil(b kernels.Buffer) bool {
 	if b == nil {

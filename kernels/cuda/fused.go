@@ -377,3 +377,73 @@ func (d *Device) DenseForwardGather(n, in, out int, data, labels, perm, ctr kern
 		argPtr(wb), argPtr(bb), argPtr(ab), argPtr(mb), argPtr(yb), argInt(n), argInt(in), argInt(out), argInt(int(act)), argInt(pb.n),
 		argF32(mean), argF32(std), argF32(p), argF32(scale), seed, sub)
 }
+
+// ActPoolForward is ActForward and pool's Forward in one launch of
+// act_maxpool_forward.
+func (d *Device) ActPoolForward(act kernels.Activation, pool kernels.MaxPool, n int, x, y, pooled kernels.Buffer) error {
+	const op = "ActPoolForward"
+	p, ok := pool.(*maxPool)
+	if !ok || p.d != d {
+		return fmt.Errorf("cuda: %s: pool is %T, not a max-pool of this device", op, pool)
+	}
+	if act < kernels.ReLU || act > kernels.Identity {
+		return fmt.Errorf("cuda: %s: unknown activation %v", op, act)
+	}
+	if n < 0 || n > p.maxN {
+		return fmt.Errorf("cuda: %s: n = %d outside [0, %d]", op, n, p.maxN)
+	}
+	planes := n * p.ch
+	in := planes * p.h * p.w
+	xb, err := d.f32(op, "x", x, in)
+	if err != nil {
+		return err
+	}
+	yb, err := d.f32(op, "y", y, in)
+	if err != nil {
+		return err
+	}
+	pb, err := d.f32(op, "pooled", pooled, planes*(p.h/2)*(p.w/2))
+	if err != nil {
+		return err
+	}
+	if err := d.enter(); err != nil {
+		return err
+	}
+	defer d.leave()
+	return d.launch(kActMaxPoolForward, d.grid(in), argInt(int(act)), argPtr(xb), argPtr(yb), argPtr(pb), argInt(planes), argInt(p.h), argInt(p.w))
+}
+
+// PoolActBackward is pool's Backward and ActBackward in one launch of
+// maxpool_act_backward.
+func (d *Device) PoolActBackward(act kernels.Activation, pool kernels.MaxPool, n int, y, dpooled, dx kernels.Buffer) error {
+	const op = "PoolActBackward"
+	p, ok := pool.(*maxPool)
+	if !ok || p.d != d {
+		return fmt.Errorf("cuda: %s: pool is %T, not a max-pool of this device", op, pool)
+	}
+	if act < kernels.ReLU || act > kernels.Identity {
+		return fmt.Errorf("cuda: %s: unknown activation %v", op, act)
+	}
+	if n < 0 || n > p.maxN {
+		return fmt.Errorf("cuda: %s: n = %d outside [0, %d]", op, n, p.maxN)
+	}
+	planes := n * p.ch
+	in := planes * p.h * p.w
+	yb, err := d.f32(op, "y", y, in)
+	if err != nil {
+		return err
+	}
+	db, err := d.f32(op, "dpooled", dpooled, planes*(p.h/2)*(p.w/2))
+	if err != nil {
+		return err
+	}
+	dxb, err := d.f32(op, "dx", dx, in)
+	if err != nil {
+		return err
+	}
+	if err := d.enter(); err != nil {
+		return err
+	}
+	defer d.leave()
+	return d.launch(kMaxPoolActBackward, d.grid(in), argInt(int(act)), argPtr(yb), argPtr(db), argPtr(dxb), argInt(planes), argInt(p.h), argInt(p.w))
+}

@@ -114,3 +114,47 @@ func TestGPUDenseGather(t *testing.T) {
 		}
 	}
 }
+
+// TestGPUActPool checks ActPoolForward and PoolActBackward against the CPU
+// device, on even and odd sizes (a trailing odd row or column is in no
+// window) and with ties (ReLU's zeros).
+func TestGPUActPool(t *testing.T) {
+	g := gpu(t)
+	for _, c := range []struct {
+		n, ch, h, w int
+		act         kernels.Activation
+	}{
+		{3, 4, 14, 14, kernels.ReLU},
+		{2, 3, 7, 9, kernels.Tanh},
+		{2, 2, 6, 5, kernels.Sigmoid},
+	} {
+		t.Run(fmt.Sprintf("%dx%dx%dx%d-%v", c.n, c.ch, c.h, c.w, c.act), func(t *testing.T) {
+			e := newEnv(t, g)
+			in, out := c.n*c.ch*c.h*c.w, c.n*c.ch*(c.h/2)*(c.w/2)
+			x := e.f32(e.randn(in, 1, 0))
+			y, pooled := e.garbage(in), e.garbage(out)
+			dp, dx := e.f32(e.randn(out, 1, 0)), e.garbage(in)
+			gp, err := g.NewMaxPool(c.ch, c.h, c.w, c.n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cp, err := cpuDev().NewMaxPool(c.ch, c.h, c.w, c.n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.run("act+pool", func(d kernels.Device, p func(pair) kernels.Buffer) error {
+				pool := cp
+				if d == e.g {
+					pool = gp
+				}
+				if err := d.ActPoolForward(c.act, pool, c.n, p(x), p(y), p(pooled)); err != nil {
+					return err
+				}
+				return d.PoolActBackward(c.act, pool, c.n, p(y), p(dp), p(dx))
+			})
+			e.close("y", y, -1, 0)
+			e.close("pooled", pooled, -1, 0)
+			e.close("dx", dx, -1, 1e-6)
+		})
+	}
+}

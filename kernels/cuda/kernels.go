@@ -78,6 +78,8 @@ const (
 	kDenseForward
 	kDenseBackward
 	kDenseForwardGather
+	kActMaxPoolForward
+	kMaxPoolActBackward
 	numKernels
 )
 
@@ -114,6 +116,8 @@ var kernelSpecs = [numKernels]struct{ name, sig string }{
 	kDenseForward:       {"dense_forward", "pppppppiiiiffuu"},
 	kDenseBackward:      {"dense_backward", "ppppppppiiii"},
 	kDenseForwardGather: {"dense_forward_gather", "pppppppppppiiiiiffffuu"},
+	kActMaxPoolForward:  {"act_maxpool_forward", "ipppiii"},
+	kMaxPoolActBackward: {"maxpool_act_backward", "ipppiii"},
 }
 
 const (
