@@ -60,6 +60,12 @@ type StepOps interface {
 	// act(x) over the pool's input [n, ch, h, w], pooled = maxpool(y).
 	// pool is a plan of this device.
 	ActPoolForward(act Activation, pool MaxPool, n int, x, y, pooled Buffer) error
+	// BNActPoolForward is bn's ForwardTrain and then ActPoolForward on its
+	// output, with as few launches as the device can: bnY, the batch
+	// norm's output, may be left unwritten (in training nothing reads it:
+	// the batch norm's backward reads x, the activation's actY).
+	BNActPoolForward(bn BatchNorm, act Activation, pool MaxPool, n int, x, gamma, beta, runMean, runVar, saveMean, saveInvStd,
+		bnY, actY, pooled Buffer) error
 	// PoolActBackward is pool's Backward and ActBackward in one op: the
 	// pooled gradient dpooled routed to the arg-max of each window of y (the
 	// activation's output), times act'(y), into dx.

@@ -237,11 +237,13 @@ type stage struct {
 }
 
 // actPoolStage is an activation and the max-pool right after it, run by
-// ActPoolForward and PoolActBackward.
+// ActPoolForward and PoolActBackward, or, with the batch norm before them,
+// by BNActPoolForward and PoolActBackward and the batch norm's backward.
 type actPoolStage struct {
-	act               *activation
-	pool              *maxPool
-	actNode, poolNode *node
+	bn                        *batchNorm // nil if none
+	act                       *activation
+	pool                      *maxPool
+	bnNode, actNode, poolNode *node
 }
 
 // denseStage is a fused dense block of nodes [first, last].
@@ -273,6 +275,15 @@ func fusePlan(net *Network) plan {
 	var plan plan
 	nodes := net.nodes
 	for i := 0; i < len(nodes); i++ {
+		if bn, ok := nodes[i].l.(*batchNorm); ok && i+2 < len(nodes) && nodes[i+1].dx != nil {
+			a, okA := nodes[i+1].l.(*activation)
+			mp, okP := nodes[i+2].l.(*maxPool)
+			if okA && okP {
+				plan = append(plan, stage{actPool: &actPoolStage{bn: bn, act: a, pool: mp, bnNode: nodes[i], actNode: nodes[i+1], poolNode: nodes[i+2]}})
+				i += 2
+				continue
+			}
+		}
 		if a, ok := nodes[i].l.(*activation); ok && i+1 < len(nodes) && nodes[i].dx != nil {
 			if mp, ok := nodes[i+1].l.(*maxPool); ok {
 				plan = append(plan, stage{actPool: &actPoolStage{act: a, pool: mp, actNode: nodes[i], poolNode: nodes[i+1]}})
@@ -342,7 +353,15 @@ func (p plan) forward(n int, r *Resident, labels kernels.Buffer) error {
 			continue
 		}
 		if ap := st.actPool; ap != nil {
-			if err := ap.act.dev.ActPoolForward(ap.act.act, ap.pool.plan, n, ap.actNode.x, ap.actNode.y, ap.poolNode.y); err != nil {
+			dev := ap.act.dev
+			var err error
+			if bn := ap.bn; bn != nil {
+				err = dev.BNActPoolForward(bn.plan, ap.act.act, ap.pool.plan, n, ap.bnNode.x, bn.gamma.W, bn.beta.W, bn.runMean.Buf, bn.runVar.Buf,
+					bn.saveMean, bn.saveInvStd, ap.bnNode.y, ap.actNode.y, ap.poolNode.y)
+			} else {
+				err = dev.ActPoolForward(ap.act.act, ap.pool.plan, n, ap.actNode.x, ap.actNode.y, ap.poolNode.y)
+			}
+			if err != nil {
 				return fmt.Errorf("%s+%s forward: %w", ap.actNode.name, ap.poolNode.name, err)
 			}
 			continue
@@ -382,6 +401,11 @@ func (p plan) backward(n int) error {
 		if ap := st.actPool; ap != nil {
 			if err := ap.act.dev.PoolActBackward(ap.act.act, ap.pool.plan, n, ap.actNode.y, ap.poolNode.dy, ap.actNode.dx); err != nil {
 				return fmt.Errorf("%s+%s backward: %w", ap.poolNode.name, ap.actNode.name, err)
+			}
+			if ap.bn != nil {
+				if err := ap.bn.backward(n); err != nil {
+					return fmt.Errorf("%s backward: %w", ap.bnNode.name, err)
+				}
 			}
 			continue
 		}

@@ -197,6 +197,15 @@ func (d *Device) ActPoolForward(act kernels.Activation, pool kernels.MaxPool, n 
 	return p.Forward(n, y, pooled)
 }
 
+// BNActPoolForward composes bn.ForwardTrain and ActPoolForward.
+func (d *Device) BNActPoolForward(bn kernels.BatchNorm, act kernels.Activation, pool kernels.MaxPool, n int, x, gamma, beta, runMean, runVar,
+	saveMean, saveInvStd, bnY, actY, pooled kernels.Buffer) error {
+	if err := bn.ForwardTrain(n, x, gamma, beta, runMean, runVar, bnY, saveMean, saveInvStd); err != nil {
+		return err
+	}
+	return d.ActPoolForward(act, pool, n, bnY, actY, pooled)
+}
+
 // PoolActBackward composes pool.Backward and ActBackward (in place).
 func (d *Device) PoolActBackward(act kernels.Activation, pool kernels.MaxPool, n int, y, dpooled, dx kernels.Buffer) error {
 	p, ok := pool.(*maxPool)

@@ -447,3 +447,76 @@ func (d *Device) PoolActBackward(act kernels.Activation, pool kernels.MaxPool, n
 	defer d.leave()
 	return d.launch(kMaxPoolActBackward, d.grid(in), argInt(int(act)), argPtr(yb), argPtr(db), argPtr(dxb), argInt(planes), argInt(p.h), argInt(p.w))
 }
+
+// BNActPoolForward is the batch norm's statistics (bn_partial_stats,
+// bn_finalize_stats) and then bn_act_maxpool_forward: three launches
+// where the separate ops take five. The batch norm's output bnY is not
+// written. A batch norm run by cuDNN (Options.CuDNNBatchNorm) takes the
+// separate ops.
+func (d *Device) BNActPoolForward(bn kernels.BatchNorm, act kernels.Activation, pool kernels.MaxPool, n int, x, gamma, beta, runMean, runVar,
+	saveMean, saveInvStd, bnY, actY, pooled kernels.Buffer) error {
+	const op = "BNActPoolForward"
+	b, ok := bn.(*batchNorm)
+	if !ok || b.d != d {
+		return fmt.Errorf("cuda: %s: bn is %T, not a batch norm of this device", op, bn)
+	}
+	p, ok := pool.(*maxPool)
+	if !ok || p.d != d {
+		return fmt.Errorf("cuda: %s: pool is %T, not a max-pool of this device", op, pool)
+	}
+	if b.cudnn {
+		if err := b.ForwardTrain(n, x, gamma, beta, runMean, runVar, bnY, saveMean, saveInvStd); err != nil {
+			return err
+		}
+		return d.ActPoolForward(act, pool, n, bnY, actY, pooled)
+	}
+	if act < kernels.ReLU || act > kernels.Identity {
+		return fmt.Errorf("cuda: %s: unknown activation %v", op, act)
+	}
+	if err := b.checkN(op, n); err != nil {
+		return err
+	}
+	if p.ch != b.ch || p.h*p.w != b.spatial || n > p.maxN {
+		return fmt.Errorf("cuda: %s: batch norm over %d×%d and max-pool over %d×%d×%d do not match", op, b.ch, b.spatial, p.ch, p.h, p.w)
+	}
+	if n*b.spatial < 2 {
+		return fmt.Errorf("cuda: %s: need more than 1 value per channel, got n=%d spatial=%d", op, n, b.spatial)
+	}
+	count := n * b.ch * b.spatial
+	xb, err := d.f32(op, "x", x, count)
+	if err != nil {
+		return err
+	}
+	yb, err := d.f32(op, "actY", actY, count)
+	if err != nil {
+		return err
+	}
+	pb, err := d.f32(op, "pooled", pooled, n*p.ch*(p.h/2)*(p.w/2))
+	if err != nil {
+		return err
+	}
+	var ch [6]*buffer
+	for i, q := range []struct {
+		name string
+		b    kernels.Buffer
+	}{{"gamma", gamma}, {"beta", beta}, {"runMean", runMean}, {"runVar", runVar}, {"saveMean", saveMean}, {"saveInvStd", saveInvStd}} {
+		if ch[i], err = d.f32(op, q.name, q.b, b.ch); err != nil {
+			return err
+		}
+	}
+	g, be, rm, rv, sm, si := ch[0], ch[1], ch[2], ch[3], ch[4], ch[5]
+	if err := d.enter(); err != nil {
+		return err
+	}
+	defer d.leave()
+	P := b.partials(n)
+	if err := d.launch(kBNPartialStats, b.ch*P, argPtr(xb), b.part, argInt(n), argInt(b.ch), argInt(b.spatial), argInt(P)); err != nil {
+		return err
+	}
+	if err := d.launch(kBNFinalizeStats, ceilDiv(b.ch, blockSize), b.part, argPtr(sm), argPtr(si), argPtr(rm), argPtr(rv),
+		argInt(n), argInt(b.ch), argInt(b.spatial), argInt(P), argF32(b.eps), argF32(b.momentum)); err != nil {
+		return err
+	}
+	return d.launch(kBNActMaxPoolForward, d.grid(count), argPtr(xb), argPtr(yb), argPtr(pb), argPtr(sm), argPtr(si), argPtr(g), argPtr(be),
+		argInt(int(act)), argInt(n), argInt(b.ch), argInt(p.h), argInt(p.w))
+}

@@ -158,3 +158,47 @@ func TestGPUActPool(t *testing.T) {
 		})
 	}
 }
+
+// TestGPUBNActPool checks BNActPoolForward (batch statistics, running
+// averages, then the normalised, activated and pooled output) against the
+// CPU device.
+func TestGPUBNActPool(t *testing.T) {
+	g := gpu(t)
+	const n, ch, h, w = 5, 4, 14, 14
+	e := newEnv(t, g)
+	in, out := n*ch*h*w, n*ch*(h/2)*(w/2)
+	x := e.f32(e.randn(in, 2, 0.5))
+	gamma, beta := e.f32(e.randn(ch, 0.2, 1)), e.f32(e.randn(ch, 0.2, 0))
+	rm, rv := e.f32(e.randn(ch, 0.1, 0)), e.f32(e.randn(ch, 0.1, 1))
+	sm, si := e.garbage(ch), e.garbage(ch)
+	bnY, y, pooled := e.garbage(in), e.garbage(in), e.garbage(out)
+	gb, err := g.NewBatchNorm(ch, h*w, n, 1e-5, 0.1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := cpuDev().NewBatchNorm(ch, h*w, n, 1e-5, 0.1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gp, err := g.NewMaxPool(ch, h, w, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := cpuDev().NewMaxPool(ch, h, w, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.run("bn+act+pool", func(d kernels.Device, p func(pair) kernels.Buffer) error {
+		bn, pool := cb, cp
+		if d == e.g {
+			bn, pool = gb, gp
+		}
+		return d.BNActPoolForward(bn, kernels.ReLU, pool, n, p(x), p(gamma), p(beta), p(rm), p(rv), p(sm), p(si), p(bnY), p(y), p(pooled))
+	})
+	e.close("saveMean", sm, -1, 1e-5)
+	e.close("saveInvStd", si, -1, 1e-5)
+	e.close("runMean", rm, -1, 1e-5)
+	e.close("runVar", rv, -1, 1e-5)
+	e.close("actY", y, -1, 1e-5)
+	e.close("pooled", pooled, -1, 1e-5)
+}

@@ -47,3 +47,37 @@ extern "C" __global__ void maxpool_act_backward(int act, const float* y, const f
         dx[e] = act_bwd(act, y[e], g);
     }
 }
+
+// bn_act is bn_apply's value of element e (channel c), through act_fwd.
+__device__ float bn_act(int act, const float* x, i64 e, int c, const float* mean, const float* invstd, const float* gamma,
+                        const float* beta)
+{
+    float scale = invstd[c] * gamma[c];
+    return act_fwd(act, (x[e] - mean[c]) * scale + beta[c]);
+}
+
+// bn_act_maxpool_forward is bn_apply, act_forward and maxpool_forward in
+// one launch over x [n, C, H, W]: y = f(bn(x)) and pooled = the windows'
+// max4 of f(bn(x)) (recomputed at each window's top-left element). The
+// batch norm's own output is not written.
+extern "C" __global__ void bn_act_maxpool_forward(const float* x, float* y, float* pooled, const float* mean,
+                                                  const float* invstd, const float* gamma, const float* beta, int act,
+                                                  int n, int C, int H, int W)
+{
+    int ho = H / 2, wo = W / 2;
+    GRID_STRIDE(e, (i64)n * C * H * W) {
+        i64 w = e % W;
+        i64 t = e / W;
+        i64 h = t % H;
+        i64 pl = t / H;
+        int c = (int)(pl % C);
+        y[e] = bn_act(act, x, e, c, mean, invstd, gamma, beta);
+        if ((h & 1) == 0 && (w & 1) == 0 && h / 2 < ho && w / 2 < wo) {
+            float m;
+            max4(bn_act(act, x, e, c, mean, invstd, gamma, beta), bn_act(act, x, e + 1, c, mean, invstd, gamma, beta),
+                 bn_act(act, x, e + W, c, mean, invstd, gamma, beta), bn_act(act, x, e + W + 1, c, mean, invstd, gamma, beta),
+                 &m);
+            pooled[(pl * ho + h / 2) * wo + w / 2] = m;
+        }
+    }
+}
