@@ -70,6 +70,12 @@ type StepOps interface {
 	// pooled gradient dpooled routed to the arg-max of each window of y (the
 	// activation's output), times act'(y), into dx.
 	PoolActBackward(act Activation, pool MaxPool, n int, y, dpooled, dx Buffer) error
+	// ConvBiasForward is conv's Forward and AddBias in one op:
+	// y = conv(x, w) + b for the shape s conv was planned for.
+	ConvBiasForward(s ConvShape, conv Conv2D, n int, x, w, b, y Buffer) error
+	// ConvBiasBackward is BiasGrad, conv's BackwardFilter and, when dx is
+	// not nil, its BackwardData, in one op.
+	ConvBiasBackward(s ConvShape, conv Conv2D, n int, x, dy, w, dw, db, dx Buffer) error
 	// SetCounter writes offset and step into ctr, on the device's queue (no
 	// host copy), e.g. at the start of an epoch.
 	SetCounter(ctr Buffer, offset, step int) error

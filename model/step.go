@@ -231,9 +231,10 @@ func (s *stepState) close(t *Trainer) {
 // activation and dropout when they follow) run by the fused ops
 // DenseForward and DenseBackward.
 type stage struct {
-	nd      *node // an unfused node (dense and actPool nil)
+	nd      *node // an unfused node (the others nil)
 	dense   *denseStage
 	actPool *actPoolStage
+	conv    *conv // a convolution and its bias: ConvBiasForward, ConvBiasBackward
 }
 
 // actPoolStage is an activation and the max-pool right after it, run by
@@ -275,6 +276,10 @@ func fusePlan(net *Network) plan {
 	var plan plan
 	nodes := net.nodes
 	for i := 0; i < len(nodes); i++ {
+		if c, ok := nodes[i].l.(*conv); ok {
+			plan = append(plan, stage{conv: c})
+			continue
+		}
 		if bn, ok := nodes[i].l.(*batchNorm); ok && i+2 < len(nodes) && nodes[i+1].dx != nil {
 			a, okA := nodes[i+1].l.(*activation)
 			mp, okP := nodes[i+2].l.(*maxPool)
@@ -352,6 +357,12 @@ func (p plan) forward(n int, r *Resident, labels kernels.Buffer) error {
 			}
 			continue
 		}
+		if c := st.conv; c != nil {
+			if err := c.dev.ConvBiasForward(c.s, c.plan, n, c.nd.x, c.w.W, c.b.W, c.nd.y); err != nil {
+				return fmt.Errorf("%s forward: %w", c.nd.name, err)
+			}
+			continue
+		}
 		if ap := st.actPool; ap != nil {
 			dev := ap.act.dev
 			var err error
@@ -395,6 +406,12 @@ func (p plan) backward(n int) error {
 		if st.nd != nil {
 			if err := st.nd.l.backward(n); err != nil {
 				return fmt.Errorf("%s backward: %w", st.nd.name, err)
+			}
+			continue
+		}
+		if c := st.conv; c != nil {
+			if err := c.dev.ConvBiasBackward(c.s, c.plan, n, c.nd.x, c.nd.dy, c.w.W, c.w.G, c.b.G, c.nd.dx); err != nil {
+				return fmt.Errorf("%s backward: %w", c.nd.name, err)
 			}
 			continue
 		}

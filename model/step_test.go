@@ -13,7 +13,8 @@ import (
 // own stage), for the study's architectures: both tasks, both optimizers,
 // every activation, dropout on and off, deeper and wider MLPs, the CNN
 // with and without batch norm. It also states the fused grouping (MLP:
-// dense blocks only; CNN: activation+pool twice and the dense fc).
+// dense blocks only; CNN: conv, [batch norm+]activation+pool, twice, then
+// the dense fc).
 func TestFusedPlanMatchesLayers(t *testing.T) {
 	dev := cpu.New(2)
 	defer dev.Close()
@@ -71,8 +72,9 @@ func TestFusedPlanMatchesLayers(t *testing.T) {
 							pools++
 						}
 					}
-					if c.stages < 0 && (pools != 2 || dense != 1) {
-						t.Errorf("fused CNN plan: %d activation+pool stages and %d dense blocks, want 2 and 1", pools, dense)
+					if c.stages < 0 && (pools != 2 || dense != 1 || len(tr.st.plan) != 5) {
+						t.Errorf("fused CNN plan: %d stages, %d activation+pool and %d dense; want 5: conv, act+pool, conv, act+pool, dense",
+							len(tr.st.plan), pools, dense)
 					}
 				} else {
 					tr.st.plan = nil

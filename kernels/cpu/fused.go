@@ -220,6 +220,28 @@ func (d *Device) PoolActBackward(act kernels.Activation, pool kernels.MaxPool, n
 	return d.ActBackward(act, n*p.ch*p.h*p.w, y, y, dx, dx)
 }
 
+// ConvBiasForward composes conv.Forward and AddBias.
+func (d *Device) ConvBiasForward(s kernels.ConvShape, conv kernels.Conv2D, n int, x, w, b, y kernels.Buffer) error {
+	if err := conv.Forward(n, x, w, y); err != nil {
+		return err
+	}
+	return d.AddBias(n, s.OutC, s.H*s.W, y, b)
+}
+
+// ConvBiasBackward composes BiasGrad, conv.BackwardFilter and BackwardData.
+func (d *Device) ConvBiasBackward(s kernels.ConvShape, conv kernels.Conv2D, n int, x, dy, w, dw, db, dx kernels.Buffer) error {
+	if err := d.BiasGrad(n, s.OutC, s.H*s.W, dy, db); err != nil {
+		return err
+	}
+	if err := conv.BackwardFilter(n, x, dy, dw); err != nil {
+		return err
+	}
+	if isNil(dx) {
+		return nil
+	}
+	return conv.BackwardData(n, dy, w, dx)
+}
+
 // isNil says whether an optional buffer argument was left out.
 func isNil(b kernels.Buffer) bool {
 	if b == nil {

@@ -520,3 +520,96 @@ func (d *Device) BNActPoolForward(bn kernels.BatchNorm, act kernels.Activation, 
 	return d.launch(kBNActMaxPoolForward, d.grid(count), argPtr(xb), argPtr(yb), argPtr(pb), argPtr(sm), argPtr(si), argPtr(g), argPtr(be),
 		argInt(int(act)), argInt(n), argInt(b.ch), argInt(p.h), argInt(p.w))
 }
+
+// convPlan checks that conv is a plan of this device for shape s and n.
+func (d *Device) convPlan(op string, s kernels.ConvShape, plan kernels.Conv2D, n int) (*conv, error) {
+	c, ok := plan.(*conv)
+	if !ok || c.d != d {
+		return nil, fmt.Errorf("cuda: %s: conv is %T, not a convolution of this device", op, plan)
+	}
+	if c.s != s {
+		return nil, fmt.Errorf("cuda: %s: shape %+v, the plan is for %+v", op, s, c.s)
+	}
+	if n < 0 || n > c.maxN {
+		return nil, fmt.Errorf("cuda: %s: n = %d outside [0, %d]", op, n, c.maxN)
+	}
+	return c, nil
+}
+
+// ConvBiasForward is the convolution and its bias in one launch of
+// conv_bias_forward (direct loops in fp32; cuDNN is not called).
+func (d *Device) ConvBiasForward(s kernels.ConvShape, conv kernels.Conv2D, n int, x, w, b, y kernels.Buffer) error {
+	const op = "ConvBiasForward"
+	c, err := d.convPlan(op, s, conv, n)
+	if err != nil {
+		return err
+	}
+	in, out, wn := c.sizes()
+	xb, err := d.f32(op, "x", x, n*in)
+	if err != nil {
+		return err
+	}
+	wb, err := d.f32(op, "w", w, wn)
+	if err != nil {
+		return err
+	}
+	bb, err := d.f32(op, "b", b, s.OutC)
+	if err != nil {
+		return err
+	}
+	yb, err := d.f32(op, "y", y, n*out)
+	if err != nil {
+		return err
+	}
+	if err := d.enter(); err != nil {
+		return err
+	}
+	defer d.leave()
+	return d.launch(kConvBiasForward, d.grid(n*out), argPtr(xb), argPtr(wb), argPtr(bb), argPtr(yb),
+		argInt(n), argInt(s.C), argInt(s.H), argInt(s.W), argInt(s.K), argInt(s.OutC))
+}
+
+// ConvBiasBackward is the bias gradient, the filter gradient and the input
+// gradient (when dx is not nil) in one launch of conv_bias_backward.
+func (d *Device) ConvBiasBackward(s kernels.ConvShape, conv kernels.Conv2D, n int, x, dy, w, dw, db, dx kernels.Buffer) error {
+	const op = "ConvBiasBackward"
+	c, err := d.convPlan(op, s, conv, n)
+	if err != nil {
+		return err
+	}
+	in, out, wn := c.sizes()
+	xb, err := d.f32(op, "x", x, n*in)
+	if err != nil {
+		return err
+	}
+	dyb, err := d.f32(op, "dy", dy, n*out)
+	if err != nil {
+		return err
+	}
+	wb, err := d.f32(op, "w", w, wn)
+	if err != nil {
+		return err
+	}
+	dwb, err := d.f32(op, "dw", dw, wn)
+	if err != nil {
+		return err
+	}
+	dbb, err := d.f32(op, "db", db, s.OutC)
+	if err != nil {
+		return err
+	}
+	var dxb *buffer
+	items := wn + s.OutC
+	if !isNil(dx) {
+		if dxb, err = d.f32(op, "dx", dx, n*in); err != nil {
+			return err
+		}
+		items += ceilDiv(n*in, blockSize)
+	}
+	if err := d.enter(); err != nil {
+		return err
+	}
+	defer d.leave()
+	return d.launch(kConvBiasBackward, min(items, d.maxBlocks), argPtr(xb), argPtr(dyb), argPtr(wb), argPtr(dwb), argPtr(dbb), argPtr(dxb),
+		argInt(n), argInt(s.C), argInt(s.H), argInt(s.W), argInt(s.K), argInt(s.OutC))
+}

@@ -202,3 +202,60 @@ func TestGPUBNActPool(t *testing.T) {
 	e.close("actY", y, -1, 1e-5)
 	e.close("pooled", pooled, -1, 1e-5)
 }
+
+// TestGPUConvBias checks ConvBiasForward and ConvBiasBackward (the direct
+// convolution kernels) against the CPU device, with and without the input
+// gradient, for the study's shapes and a 5×5 kernel on an odd size.
+func TestGPUConvBias(t *testing.T) {
+	g := gpu(t)
+	for _, c := range []struct {
+		s  kernels.ConvShape
+		n  int
+		dx bool
+	}{
+		{kernels.ConvShape{C: 1, H: 28, W: 28, K: 3, OutC: 4}, 3, false},
+		{kernels.ConvShape{C: 4, H: 14, W: 14, K: 3, OutC: 4}, 5, true},
+		{kernels.ConvShape{C: 2, H: 7, W: 9, K: 5, OutC: 3}, 2, true},
+	} {
+		t.Run(fmt.Sprintf("%+v-n%d-dx%v", c.s, c.n, c.dx), func(t *testing.T) {
+			e := newEnv(t, g)
+			s := c.s
+			in, out, wn := c.n*s.C*s.H*s.W, c.n*s.OutC*s.H*s.W, s.OutC*s.C*s.K*s.K
+			x, w, b := e.f32(e.randn(in, 1, 0)), e.f32(e.randn(wn, 0.3, 0)), e.f32(e.randn(s.OutC, 0.1, 0))
+			y, dy := e.garbage(out), e.f32(e.randn(out, 1, 0))
+			dw, db := e.garbage(wn), e.garbage(s.OutC)
+			var dx pair
+			if c.dx {
+				dx = e.garbage(in)
+			}
+			gc, err := g.NewConv2D(s, c.n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cc, err := cpuDev().NewConv2D(s, c.n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.run("conv+bias", func(d kernels.Device, p func(pair) kernels.Buffer) error {
+				plan := cc
+				if d == e.g {
+					plan = gc
+				}
+				var dxb kernels.Buffer
+				if c.dx {
+					dxb = p(dx)
+				}
+				if err := d.ConvBiasForward(s, plan, c.n, p(x), p(w), p(b), p(y)); err != nil {
+					return err
+				}
+				return d.ConvBiasBackward(s, plan, c.n, p(x), p(dy), p(w), p(dw), p(db), dxb)
+			})
+			e.close("y", y, -1, 1e-4)
+			e.close("dw", dw, -1, 1e-4)
+			e.close("db", db, -1, 1e-4)
+			if c.dx {
+				e.close("dx", dx, -1, 1e-4)
+			}
+		})
+	}
+}

@@ -81,6 +81,8 @@ const (
 	kActMaxPoolForward
 	kMaxPoolActBackward
 	kBNActMaxPoolForward
+	kConvBiasForward
+	kConvBiasBackward
 	numKernels
 )
 
@@ -120,6 +122,8 @@ var kernelSpecs = [numKernels]struct{ name, sig string }{
 	kActMaxPoolForward:   {"act_maxpool_forward", "ipppiii"},
 	kMaxPoolActBackward:  {"maxpool_act_backward", "ipppiii"},
 	kBNActMaxPoolForward: {"bn_act_maxpool_forward", "pppppppiiiii"},
+	kConvBiasForward:     {"conv_bias_forward", "ppppiiiiii"},
+	kConvBiasBackward:    {"conv_bias_backward", "ppppppiiiiii"},
 }
 
 const (
