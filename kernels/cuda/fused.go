@@ -448,9 +448,9 @@ func (d *Device) PoolActBackward(act kernels.Activation, pool kernels.MaxPool, n
 	return d.launch(kMaxPoolActBackward, d.grid(in), argInt(int(act)), argPtr(yb), argPtr(db), argPtr(dxb), argInt(planes), argInt(p.h), argInt(p.w))
 }
 
-// BNActPoolForward is the batch norm's statistics (bn_partial_stats,
-// bn_finalize_stats) and then bn_act_maxpool_forward: three launches
-// where the separate ops take five. The batch norm's output bnY is not
+// BNActPoolForward is the batch norm's partial sums (bn_partial_stats) and
+// then bn_stats_act_maxpool_forward: two launches where the separate ops
+// take five (three with more than 256 channels). The batch norm's output bnY is not
 // written. A batch norm run by cuDNN (Options.CuDNNBatchNorm) takes the
 // separate ops.
 func (d *Device) BNActPoolForward(bn kernels.BatchNorm, act kernels.Activation, pool kernels.MaxPool, n int, x, gamma, beta, runMean, runVar,
@@ -512,6 +512,11 @@ func (d *Device) BNActPoolForward(bn kernels.BatchNorm, act kernels.Activation, 
 	P := b.partials(n)
 	if err := d.launch(kBNPartialStats, b.ch*P, argPtr(xb), b.part, argInt(n), argInt(b.ch), argInt(b.spatial), argInt(P)); err != nil {
 		return err
+	}
+	if b.ch <= blockSize {
+		return d.launch(kBNStatsActMaxPoolForward, d.grid(count), argPtr(xb), argPtr(yb), argPtr(pb), b.part, argPtr(sm), argPtr(si),
+			argPtr(rm), argPtr(rv), argPtr(g), argPtr(be), argInt(int(act)), argInt(n), argInt(b.ch), argInt(p.h), argInt(p.w),
+			argInt(P), argF32(b.eps), argF32(b.momentum))
 	}
 	if err := d.launch(kBNFinalizeStats, ceilDiv(b.ch, blockSize), b.part, argPtr(sm), argPtr(si), argPtr(rm), argPtr(rv),
 		argInt(n), argInt(b.ch), argInt(b.spatial), argInt(P), argF32(b.eps), argF32(b.momentum)); err != nil {

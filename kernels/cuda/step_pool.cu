@@ -81,3 +81,56 @@ extern "C" __global__ void bn_act_maxpool_forward(const float* x, float* y, floa
         }
     }
 }
+
+// bn_stats_act_maxpool_forward is bn_finalize_stats and
+// bn_act_maxpool_forward in one launch (C <= BLOCK): every block turns the
+// partial sums into each channel's mean and inverse standard deviation in
+// shared memory, exactly as bn_finalize_stats does, and block 0 also
+// writes them and updates the running averages.
+extern "C" __global__ void bn_stats_act_maxpool_forward(const float* x, float* y, float* pooled, const double* part,
+                                                        float* saveMean, float* saveInvStd, float* runMean, float* runVar,
+                                                        const float* gamma, const float* beta, int act, int n, int C, int H,
+                                                        int W, int P, float eps, float momentum)
+{
+    __shared__ float smean[BLOCK], sinv[BLOCK];
+    int c0 = threadIdx.x;
+    if (c0 < C) {
+        double s = 0.0, s2 = 0.0;
+        for (int p = 0; p < P; p++) {
+            s += part[2 * (c0 * P + p)];
+            s2 += part[2 * (c0 * P + p) + 1];
+        }
+        double m = (double)n * (double)(H * W);
+        double mean = s / m;
+        double var = s2 / m - mean * mean;
+        if (var < 0.0) var = 0.0;
+        double invstd = 1.0 / sqrt(var + (double)eps);
+        smean[c0] = (float)mean;
+        sinv[c0] = (float)invstd;
+        if (blockIdx.x == 0) {
+            saveMean[c0] = (float)mean;
+            saveInvStd[c0] = (float)invstd;
+            double mom = (double)momentum;
+            double unbiased = m > 1.0 ? var * m / (m - 1.0) : var;
+            runMean[c0] = (float)((1.0 - mom) * (double)runMean[c0] + mom * mean);
+            runVar[c0] = (float)((1.0 - mom) * (double)runVar[c0] + mom * unbiased);
+        }
+    }
+    __syncthreads();
+    int ho = H / 2, wo = W / 2;
+    GRID_STRIDE(e, (i64)n * C * H * W) {
+        i64 w = e % W;
+        i64 t = e / W;
+        i64 h = t % H;
+        i64 pl = t / H;
+        int c = (int)(pl % C);
+        y[e] = bn_act(act, x, e, c, smean, sinv, gamma, beta);
+        if ((h & 1) == 0 && (w & 1) == 0 && h / 2 < ho && w / 2 < wo) {
+            float m;
+            max4(bn_act(act, x, e, c, smean, sinv, gamma, beta), bn_act(act, x, e + 1, c, smean, sinv, gamma, beta),
+                 bn_act(act, x, e + W, c, smean, sinv, gamma, beta), bn_act(act, x, e + W + 1, c, smean, sinv, gamma, beta),
+                 &m);
+            pooled[(pl * ho + h / 2) * wo + w / 2] = m;
+        }
+    }
+}
