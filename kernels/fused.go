@@ -76,6 +76,11 @@ type StepOps interface {
 	// ConvBiasBackward is BiasGrad, conv's BackwardFilter and, when dx is
 	// not nil, its BackwardData, in one op.
 	ConvBiasBackward(s ConvShape, conv Conv2D, n int, x, dy, w, dw, db, dx Buffer) error
+	// PoolActBNBackward is PoolActBackward (into g, the gradient of the
+	// batch norm's output, [n, ch, h, w]) and then bn's Backward with it:
+	// x is the batch norm's input, dx its gradient.
+	PoolActBNBackward(bn BatchNorm, act Activation, pool MaxPool, n int, actY, dpooled, g, x, gamma, saveMean, saveInvStd,
+		dx, dgamma, dbeta Buffer) error
 	// SetCounter writes offset and step into ctr, on the device's queue (no
 	// host copy), e.g. at the start of an epoch.
 	SetCounter(ctr Buffer, offset, step int) error

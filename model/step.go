@@ -416,13 +416,19 @@ func (p plan) backward(n int) error {
 			continue
 		}
 		if ap := st.actPool; ap != nil {
-			if err := ap.act.dev.PoolActBackward(ap.act.act, ap.pool.plan, n, ap.actNode.y, ap.poolNode.dy, ap.actNode.dx); err != nil {
-				return fmt.Errorf("%s+%s backward: %w", ap.poolNode.name, ap.actNode.name, err)
-			}
-			if ap.bn != nil {
-				if err := ap.bn.backward(n); err != nil {
-					return fmt.Errorf("%s backward: %w", ap.bnNode.name, err)
+			dev := ap.act.dev
+			var err error
+			if bn := ap.bn; bn != nil && ap.bnNode.dx != nil {
+				err = dev.PoolActBNBackward(bn.plan, ap.act.act, ap.pool.plan, n, ap.actNode.y, ap.poolNode.dy, ap.actNode.dx, ap.bnNode.x,
+					bn.gamma.W, bn.saveMean, bn.saveInvStd, ap.bnNode.dx, bn.gamma.G, bn.beta.G)
+			} else {
+				err = dev.PoolActBackward(ap.act.act, ap.pool.plan, n, ap.actNode.y, ap.poolNode.dy, ap.actNode.dx)
+				if err == nil && ap.bn != nil {
+					err = ap.bn.backward(n)
 				}
+			}
+			if err != nil {
+				return fmt.Errorf("%s+%s backward: %w", ap.poolNode.name, ap.actNode.name, err)
 			}
 			continue
 		}

@@ -242,6 +242,15 @@ func (d *Device) ConvBiasBackward(s kernels.ConvShape, conv kernels.Conv2D, n in
 	return conv.BackwardData(n, dy, w, dx)
 }
 
+// PoolActBNBackward composes PoolActBackward and bn.Backward.
+func (d *Device) PoolActBNBackward(bn kernels.BatchNorm, act kernels.Activation, pool kernels.MaxPool, n int, actY, dpooled, g, x, gamma,
+	saveMean, saveInvStd, dx, dgamma, dbeta kernels.Buffer) error {
+	if err := d.PoolActBackward(act, pool, n, actY, dpooled, g); err != nil {
+		return err
+	}
+	return bn.Backward(n, x, g, gamma, saveMean, saveInvStd, dx, dgamma, dbeta)
+}
+
 // isNil says whether an optional buffer argument was left out.
 func isNil(b kernels.Buffer) bool {
 	if b == nil {

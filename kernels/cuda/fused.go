@@ -618,3 +618,72 @@ func (d *Device) ConvBiasBackward(s kernels.ConvShape, conv kernels.Conv2D, n in
 	return d.launch(kConvBiasBackward, min(items, d.maxBlocks), argPtr(xb), argPtr(dyb), argPtr(wb), argPtr(dwb), argPtr(dbb), argPtr(dxb),
 		argInt(n), argInt(s.C), argInt(s.H), argInt(s.W), argInt(s.K), argInt(s.OutC))
 }
+
+// PoolActBNBackward is pool_act_bn_partial_grad (the pooled gradient
+// through the pool and the activation, and the batch norm's partial sums)
+// and bn_grad_dx: two launches where the separate ops take four. A batch
+// norm run by cuDNN, or one of more than 256 channels, takes the separate ops.
+func (d *Device) PoolActBNBackward(bn kernels.BatchNorm, act kernels.Activation, pool kernels.MaxPool, n int, actY, dpooled, g, x, gamma,
+	saveMean, saveInvStd, dx, dgamma, dbeta kernels.Buffer) error {
+	const op = "PoolActBNBackward"
+	b, ok := bn.(*batchNorm)
+	if !ok || b.d != d {
+		return fmt.Errorf("cuda: %s: bn is %T, not a batch norm of this device", op, bn)
+	}
+	p, ok := pool.(*maxPool)
+	if !ok || p.d != d {
+		return fmt.Errorf("cuda: %s: pool is %T, not a max-pool of this device", op, pool)
+	}
+	if b.cudnn || b.ch > blockSize {
+		if err := d.PoolActBackward(act, pool, n, actY, dpooled, g); err != nil {
+			return err
+		}
+		return b.Backward(n, x, g, gamma, saveMean, saveInvStd, dx, dgamma, dbeta)
+	}
+	if act < kernels.ReLU || act > kernels.Identity {
+		return fmt.Errorf("cuda: %s: unknown activation %v", op, act)
+	}
+	if err := b.checkN(op, n); err != nil {
+		return err
+	}
+	if p.ch != b.ch || p.h*p.w != b.spatial || n > p.maxN {
+		return fmt.Errorf("cuda: %s: batch norm over %d×%d and max-pool over %d×%d×%d do not match", op, b.ch, b.spatial, p.ch, p.h, p.w)
+	}
+	count := n * b.ch * b.spatial
+	var big [4]*buffer
+	var err error
+	for i, q := range []struct {
+		name string
+		b    kernels.Buffer
+	}{{"actY", actY}, {"g", g}, {"x", x}, {"dx", dx}} {
+		if big[i], err = d.f32(op, q.name, q.b, count); err != nil {
+			return err
+		}
+	}
+	dpb, err := d.f32(op, "dpooled", dpooled, n*p.ch*(p.h/2)*(p.w/2))
+	if err != nil {
+		return err
+	}
+	var ch [5]*buffer
+	for i, q := range []struct {
+		name string
+		b    kernels.Buffer
+	}{{"gamma", gamma}, {"saveMean", saveMean}, {"saveInvStd", saveInvStd}, {"dgamma", dgamma}, {"dbeta", dbeta}} {
+		if ch[i], err = d.f32(op, q.name, q.b, b.ch); err != nil {
+			return err
+		}
+	}
+	yb, gb, xb, dxb := big[0], big[1], big[2], big[3]
+	gm, sm, si, dg, db := ch[0], ch[1], ch[2], ch[3], ch[4]
+	if err := d.enter(); err != nil {
+		return err
+	}
+	defer d.leave()
+	P := b.partials(n)
+	if err := d.launch(kPoolActBNPartialGrad, b.ch*P, argInt(int(act)), argPtr(yb), argPtr(dpb), argPtr(gb), argPtr(xb), argPtr(sm), b.part,
+		argInt(n), argInt(b.ch), argInt(p.h), argInt(p.w), argInt(P)); err != nil {
+		return err
+	}
+	return d.launch(kBNGradDx, d.grid(count), b.part, argPtr(xb), argPtr(gb), argPtr(dxb), argPtr(sm), argPtr(si), argPtr(gm), argPtr(dg), argPtr(db),
+		argInt(n), argInt(b.ch), argInt(b.spatial), argInt(P))
+}

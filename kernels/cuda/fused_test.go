@@ -259,3 +259,45 @@ func TestGPUConvBias(t *testing.T) {
 		})
 	}
 }
+
+// TestGPUPoolActBN checks PoolActBNBackward (the pooled gradient through
+// the pool, the activation and the batch norm, from saved statistics)
+// against the CPU device.
+func TestGPUPoolActBN(t *testing.T) {
+	g := gpu(t)
+	const n, ch, h, w = 5, 4, 14, 14
+	e := newEnv(t, g)
+	in, out := n*ch*h*w, n*ch*(h/2)*(w/2)
+	x, y := e.f32(e.randn(in, 2, 0.5)), e.f32(e.randn(in, 1, 0))
+	dp := e.f32(e.randn(out, 1, 0))
+	gamma := e.f32(e.randn(ch, 0.2, 1))
+	sm, si := e.f32(e.randn(ch, 0.1, 0.5)), e.f32(e.randn(ch, 0.1, 0.7))
+	gr, dx, dg, db := e.garbage(in), e.garbage(in), e.garbage(ch), e.garbage(ch)
+	gb, err := g.NewBatchNorm(ch, h*w, n, 1e-5, 0.1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := cpuDev().NewBatchNorm(ch, h*w, n, 1e-5, 0.1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gp, err := g.NewMaxPool(ch, h, w, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := cpuDev().NewMaxPool(ch, h, w, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.run("pool+act+bn backward", func(d kernels.Device, p func(pair) kernels.Buffer) error {
+		bn, pool := cb, cp
+		if d == e.g {
+			bn, pool = gb, gp
+		}
+		return d.PoolActBNBackward(bn, kernels.ReLU, pool, n, p(y), p(dp), p(gr), p(x), p(gamma), p(sm), p(si), p(dx), p(dg), p(db))
+	})
+	e.close("g", gr, -1, 0)
+	e.close("dx", dx, -1, 1e-5)
+	e.close("dgamma", dg, -1, 1e-5)
+	e.close("dbeta", db, -1, 1e-5)
+}

@@ -84,6 +84,8 @@ const (
 	kConvBiasForward
 	kConvBiasBackward
 	kBNStatsActMaxPoolForward
+	kPoolActBNPartialGrad
+	kBNGradDx
 	numKernels
 )
 
@@ -126,6 +128,8 @@ var kernelSpecs = [numKernels]struct{ name, sig string }{
 	kConvBiasForward:          {"conv_bias_forward", "ppppiiiiii"},
 	kConvBiasBackward:         {"conv_bias_backward", "ppppppiiiiii"},
 	kBNStatsActMaxPoolForward: {"bn_stats_act_maxpool_forward", "ppppppppppiiiiiiff"},
+	kPoolActBNPartialGrad:     {"pool_act_bn_partial_grad", "ippppppiiiii"},
+	kBNGradDx:                 {"bn_grad_dx", "pppppppppiiii"},
 }
 
 const (

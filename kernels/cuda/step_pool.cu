@@ -134,3 +134,88 @@ extern "C" __global__ void bn_stats_act_maxpool_forward(const float* x, float* y
         }
     }
 }
+
+// pool_act_grad is maxpool_act_backward's value for element e of y [planes, H, W].
+__device__ float pool_act_grad(int act, const float* y, const float* dy, i64 e, int H, int W)
+{
+    int ho = H / 2, wo = W / 2;
+    i64 w = e % W;
+    i64 t = e / W;
+    i64 h = t % H;
+    i64 pl = t / H;
+    i64 oy = h / 2, ox = w / 2;
+    float g = 0.0f;
+    if (oy < ho && ox < wo) {
+        const float* r0 = y + (pl * H + 2 * oy) * W + 2 * ox;
+        const float* r1 = r0 + W;
+        float m;
+        int k = max4(r0[0], r0[1], r1[0], r1[1], &m);
+        int mine = (int)((h - 2 * oy) * 2 + (w - 2 * ox));
+        if (k == mine) g = dy[(pl * ho + oy) * wo + ox];
+    }
+    return act_bwd(act, y[e], g);
+}
+
+// pool_act_bn_partial_grad is maxpool_act_backward (writing g, the batch
+// norm's output gradient) and bn_partial_grad on it, in one launch: block
+// b handles channel b / P, chunk b % P, as bn_partial_grad.
+extern "C" __global__ void pool_act_bn_partial_grad(int act, const float* y, const float* dpooled, float* g, const float* x,
+                                                    const float* mean, double* part, int n, int C, int H, int W, int P)
+{
+    __shared__ double sh[BLOCK];
+    int S = H * W;
+    int c = blockIdx.x / P;
+    int p = blockIdx.x - c * P;
+    i64 m = (i64)n * S;
+    float mu = mean[c];
+    double s = 0.0, sx = 0.0;
+    for (i64 t = (i64)p * blockDim.x + threadIdx.x; t < m; t += (i64)P * blockDim.x) {
+        i64 i = t / S;
+        i64 sp = t - i * S;
+        i64 k = (i * C + c) * S + sp;
+        float gk = pool_act_grad(act, y, dpooled, k, H, W);
+        g[k] = gk;
+        s += (double)gk;
+        sx += (double)gk * (double)(x[k] - mu);
+    }
+    s = block_sum_d(s, sh);
+    sx = block_sum_d(sx, sh);
+    if (threadIdx.x == 0) {
+        part[2 * (i64)blockIdx.x] = s;
+        part[2 * (i64)blockIdx.x + 1] = sx;
+    }
+}
+
+// bn_grad_dx is bn_finalize_grad and bn_dx in one launch (C <= BLOCK):
+// every block finalises the coefficients in shared memory, block 0 writes
+// dgamma and dbeta.
+extern "C" __global__ void bn_grad_dx(const double* part, const float* x, const float* dy, float* dx, const float* mean,
+                                      const float* invstd, const float* gamma, float* dgamma, float* dbeta, int n, int C,
+                                      int S, int P)
+{
+    __shared__ float c0[BLOCK], c1[BLOCK];
+    int c = threadIdx.x;
+    if (c < C) {
+        double s = 0.0, sx = 0.0;
+        for (int p = 0; p < P; p++) {
+            s += part[2 * (c * P + p)];
+            sx += part[2 * (c * P + p) + 1];
+        }
+        double m = (double)n * (double)S;
+        double sxh = sx * (double)invstd[c];
+        if (blockIdx.x == 0) {
+            dbeta[c] = (float)s;
+            dgamma[c] = (float)sxh;
+        }
+        c0[c] = (float)(s / m);
+        c1[c] = (float)(sxh / m);
+    }
+    __syncthreads();
+    GRID_STRIDE(e, (i64)n * C * S) {
+        int ch = (int)((e / S) % C);
+        float is = invstd[ch];
+        float k = gamma[ch] * is;
+        float xh = (x[e] - mean[ch]) * is;
+        dx[e] = k * (dy[e] - c0[ch] - xh * c1[ch]);
+    }
+}
