@@ -76,6 +76,10 @@ type StepOps interface {
 	// ConvBiasBackward is BiasGrad, conv's BackwardFilter and, when dx is
 	// not nil, its BackwardData, in one op.
 	ConvBiasBackward(s ConvShape, conv Conv2D, n int, x, dy, w, dw, db, dx Buffer) error
+	// ConvBNActPoolForward is ConvBiasForward (into convY) and then
+	// BNActPoolForward on convY: a whole conv block's forward.
+	ConvBNActPoolForward(s ConvShape, conv Conv2D, bn BatchNorm, act Activation, pool MaxPool, n int, x, w, b, convY, gamma, beta,
+		runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled Buffer) error
 	// PoolActBNBackward is PoolActBackward (into g, the gradient of the
 	// batch norm's output, [n, ch, h, w]) and then bn's Backward with it:
 	// x is the batch norm's input, dx its gradient.

@@ -235,12 +235,16 @@ type stage struct {
 	dense   *denseStage
 	actPool *actPoolStage
 	conv    *conv // a convolution and its bias: ConvBiasForward, ConvBiasBackward
+	// convInNext says the next stage (batch norm, activation, pool) runs
+	// this convolution's forward (ConvBNActPoolForward).
+	convInNext bool
 }
 
 // actPoolStage is an activation and the max-pool right after it, run by
 // ActPoolForward and PoolActBackward, or, with the batch norm before them,
 // by BNActPoolForward and PoolActBackward and the batch norm's backward.
 type actPoolStage struct {
+	conv                      *conv      // the convolution before the batch norm, when its forward is fused here
 	bn                        *batchNorm // nil if none
 	act                       *activation
 	pool                      *maxPool
@@ -316,6 +320,13 @@ func fusePlan(net *Network) plan {
 		}
 		plan = append(plan, stage{dense: ds})
 	}
+	for k := range plan {
+		if c := plan[k].conv; c != nil && k+1 < len(plan) {
+			if ap := plan[k+1].actPool; ap != nil && ap.bn != nil && ap.bnNode.x == c.nd.y {
+				ap.conv, plan[k].convInNext = c, true
+			}
+		}
+	}
 	for k, st := range plan {
 		ds := st.dense
 		if ds == nil {
@@ -358,6 +369,9 @@ func (p plan) forward(n int, r *Resident, labels kernels.Buffer) error {
 			continue
 		}
 		if c := st.conv; c != nil {
+			if st.convInNext {
+				continue
+			}
 			if err := c.dev.ConvBiasForward(c.s, c.plan, n, c.nd.x, c.w.W, c.b.W, c.nd.y); err != nil {
 				return fmt.Errorf("%s forward: %w", c.nd.name, err)
 			}
@@ -366,7 +380,10 @@ func (p plan) forward(n int, r *Resident, labels kernels.Buffer) error {
 		if ap := st.actPool; ap != nil {
 			dev := ap.act.dev
 			var err error
-			if bn := ap.bn; bn != nil {
+			if bn, c := ap.bn, ap.conv; c != nil {
+				err = dev.ConvBNActPoolForward(c.s, c.plan, bn.plan, ap.act.act, ap.pool.plan, n, c.nd.x, c.w.W, c.b.W, c.nd.y,
+					bn.gamma.W, bn.beta.W, bn.runMean.Buf, bn.runVar.Buf, bn.saveMean, bn.saveInvStd, ap.bnNode.y, ap.actNode.y, ap.poolNode.y)
+			} else if bn != nil {
 				err = dev.BNActPoolForward(bn.plan, ap.act.act, ap.pool.plan, n, ap.bnNode.x, bn.gamma.W, bn.beta.W, bn.runMean.Buf, bn.runVar.Buf,
 					bn.saveMean, bn.saveInvStd, ap.bnNode.y, ap.actNode.y, ap.poolNode.y)
 			} else {

@@ -66,11 +66,17 @@ func TestFusedPlanMatchesLayers(t *testing.T) {
 					if c.stages > 0 && !tr.st.plan.gathers() {
 						t.Errorf("fused plan: the first dense block does not gather the batch")
 					}
-					pools := 0
+					pools, convFused := 0, 0
 					for _, st := range tr.st.plan {
 						if st.actPool != nil {
 							pools++
 						}
+						if st.convInNext {
+							convFused++
+						}
+					}
+					if want := map[bool]int{true: 2, false: 0}[c.arch.BatchNorm]; c.stages < 0 && convFused != want {
+						t.Errorf("fused CNN plan: %d convolutions run with their batch norm, want %d", convFused, want)
 					}
 					if c.stages < 0 && (pools != 2 || dense != 1 || len(tr.st.plan) != 5) {
 						t.Errorf("fused CNN plan: %d stages, %d activation+pool and %d dense; want 5: conv, act+pool, conv, act+pool, dense",

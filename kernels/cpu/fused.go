@@ -242,6 +242,15 @@ func (d *Device) ConvBiasBackward(s kernels.ConvShape, conv kernels.Conv2D, n in
 	return conv.BackwardData(n, dy, w, dx)
 }
 
+// ConvBNActPoolForward composes ConvBiasForward and BNActPoolForward.
+func (d *Device) ConvBNActPoolForward(s kernels.ConvShape, conv kernels.Conv2D, bn kernels.BatchNorm, act kernels.Activation, pool kernels.MaxPool,
+	n int, x, w, b, convY, gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled kernels.Buffer) error {
+	if err := d.ConvBiasForward(s, conv, n, x, w, b, convY); err != nil {
+		return err
+	}
+	return d.BNActPoolForward(bn, act, pool, n, convY, gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled)
+}
+
 // PoolActBNBackward composes PoolActBackward and bn.Backward.
 func (d *Device) PoolActBNBackward(bn kernels.BatchNorm, act kernels.Activation, pool kernels.MaxPool, n int, actY, dpooled, g, x, gamma,
 	saveMean, saveInvStd, dx, dgamma, dbeta kernels.Buffer) error {

@@ -455,7 +455,47 @@ func (d *Device) PoolActBackward(act kernels.Activation, pool kernels.MaxPool, n
 // separate ops.
 func (d *Device) BNActPoolForward(bn kernels.BatchNorm, act kernels.Activation, pool kernels.MaxPool, n int, x, gamma, beta, runMean, runVar,
 	saveMean, saveInvStd, bnY, actY, pooled kernels.Buffer) error {
-	const op = "BNActPoolForward"
+	return d.bnActPool("BNActPoolForward", nil, nil, nil, nil, bn, act, pool, n, x, gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled)
+}
+
+// ConvBNActPoolForward is a conv block's forward in two launches:
+// conv_bias_stats_forward (the convolution, its bias and the batch norm's
+// partial sums) and bn_stats_act_maxpool_forward. With a batch norm run by
+// cuDNN it takes ConvBiasForward and the separate ops.
+func (d *Device) ConvBNActPoolForward(s kernels.ConvShape, conv kernels.Conv2D, bn kernels.BatchNorm, act kernels.Activation, pool kernels.MaxPool,
+	n int, x, w, b, convY, gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled kernels.Buffer) error {
+	const op = "ConvBNActPoolForward"
+	c, err := d.convPlan(op, s, conv, n)
+	if err != nil {
+		return err
+	}
+	if bp, ok := bn.(*batchNorm); !ok || bp.cudnn || bp.ch != s.OutC || bp.spatial != s.H*s.W {
+		if err := d.ConvBiasForward(s, conv, n, x, w, b, convY); err != nil {
+			return err
+		}
+		return d.BNActPoolForward(bn, act, pool, n, convY, gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled)
+	}
+	in, _, wn := c.sizes()
+	xb, err := d.f32(op, "x", x, n*in)
+	if err != nil {
+		return err
+	}
+	wb, err := d.f32(op, "w", w, wn)
+	if err != nil {
+		return err
+	}
+	bb, err := d.f32(op, "b", b, s.OutC)
+	if err != nil {
+		return err
+	}
+	return d.bnActPool(op, c, xb, wb, bb, bn, act, pool, n, convY, gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled)
+}
+
+// bnActPool is BNActPoolForward, its input x computed by the convolution
+// conv of (cx, cw, cbias) in the launch of the partial sums when conv is
+// not nil.
+func (d *Device) bnActPool(op string, conv *conv, cx, cw, cbias *buffer, bn kernels.BatchNorm, act kernels.Activation, pool kernels.MaxPool,
+	n int, x, gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled kernels.Buffer) error {
 	b, ok := bn.(*batchNorm)
 	if !ok || b.d != d {
 		return fmt.Errorf("cuda: %s: bn is %T, not a batch norm of this device", op, bn)
@@ -465,6 +505,9 @@ func (d *Device) BNActPoolForward(bn kernels.BatchNorm, act kernels.Activation, 
 		return fmt.Errorf("cuda: %s: pool is %T, not a max-pool of this device", op, pool)
 	}
 	if b.cudnn {
+		if conv != nil {
+			return fmt.Errorf("cuda: %s: a cuDNN batch norm cannot take the convolution's partial sums", op)
+		}
 		if err := b.ForwardTrain(n, x, gamma, beta, runMean, runVar, bnY, saveMean, saveInvStd); err != nil {
 			return err
 		}
@@ -510,7 +553,14 @@ func (d *Device) BNActPoolForward(bn kernels.BatchNorm, act kernels.Activation, 
 	}
 	defer d.leave()
 	P := b.partials(n)
-	if err := d.launch(kBNPartialStats, b.ch*P, argPtr(xb), b.part, argInt(n), argInt(b.ch), argInt(b.spatial), argInt(P)); err != nil {
+	if conv != nil {
+		// The convolution's output and the partial sums in one launch.
+		s := conv.s
+		if err := d.launch(kConvBiasStatsForward, b.ch*P, argPtr(cx), argPtr(cw), argPtr(cbias), argPtr(xb), b.part,
+			argInt(n), argInt(s.C), argInt(s.H), argInt(s.W), argInt(s.K), argInt(s.OutC), argInt(P)); err != nil {
+			return err
+		}
+	} else if err := d.launch(kBNPartialStats, b.ch*P, argPtr(xb), b.part, argInt(n), argInt(b.ch), argInt(b.spatial), argInt(P)); err != nil {
 		return err
 	}
 	if b.ch <= blockSize {

@@ -301,3 +301,57 @@ func TestGPUPoolActBN(t *testing.T) {
 	e.close("dgamma", dg, -1, 1e-5)
 	e.close("dbeta", db, -1, 1e-5)
 }
+
+// TestGPUConvBNActPool checks ConvBNActPoolForward (a conv block's forward
+// in two launches) against the CPU device.
+func TestGPUConvBNActPool(t *testing.T) {
+	g := gpu(t)
+	s := kernels.ConvShape{C: 2, H: 14, W: 14, K: 3, OutC: 4}
+	const n = 5
+	e := newEnv(t, g)
+	in, mid, out, wn := n*s.C*s.H*s.W, n*s.OutC*s.H*s.W, n*s.OutC*(s.H/2)*(s.W/2), s.OutC*s.C*s.K*s.K
+	x, w, b := e.f32(e.randn(in, 1, 0)), e.f32(e.randn(wn, 0.3, 0)), e.f32(e.randn(s.OutC, 0.1, 0))
+	gamma, beta := e.f32(e.randn(s.OutC, 0.2, 1)), e.f32(e.randn(s.OutC, 0.2, 0))
+	rm, rv := e.f32(e.randn(s.OutC, 0.1, 0)), e.f32(e.randn(s.OutC, 0.1, 1))
+	sm, si := e.garbage(s.OutC), e.garbage(s.OutC)
+	convY, bnY, y, pooled := e.garbage(mid), e.garbage(mid), e.garbage(mid), e.garbage(out)
+	gc, err := g.NewConv2D(s, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := cpuDev().NewConv2D(s, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gb, err := g.NewBatchNorm(s.OutC, s.H*s.W, n, 1e-5, 0.1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := cpuDev().NewBatchNorm(s.OutC, s.H*s.W, n, 1e-5, 0.1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gp, err := g.NewMaxPool(s.OutC, s.H, s.W, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := cpuDev().NewMaxPool(s.OutC, s.H, s.W, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.run("conv+bn+act+pool", func(d kernels.Device, p func(pair) kernels.Buffer) error {
+		conv, bn, pool := cc, cb, cp
+		if d == e.g {
+			conv, bn, pool = gc, gb, gp
+		}
+		return d.ConvBNActPoolForward(s, conv, bn, kernels.Tanh, pool, n, p(x), p(w), p(b), p(convY), p(gamma), p(beta), p(rm), p(rv),
+			p(sm), p(si), p(bnY), p(y), p(pooled))
+	})
+	e.close("convY", convY, -1, 1e-5)
+	e.close("saveMean", sm, -1, 1e-5)
+	e.close("saveInvStd", si, -1, 1e-5)
+	e.close("runMean", rm, -1, 1e-5)
+	e.close("runVar", rv, -1, 1e-5)
+	e.close("actY", y, -1, 1e-5)
+	e.close("pooled", pooled, -1, 1e-5)
+}

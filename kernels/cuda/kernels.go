@@ -86,6 +86,7 @@ const (
 	kBNStatsActMaxPoolForward
 	kPoolActBNPartialGrad
 	kBNGradDx
+	kConvBiasStatsForward
 	numKernels
 )
 
@@ -130,6 +131,7 @@ var kernelSpecs = [numKernels]struct{ name, sig string }{
 	kBNStatsActMaxPoolForward: {"bn_stats_act_maxpool_forward", "ppppppppppiiiiiiff"},
 	kPoolActBNPartialGrad:     {"pool_act_bn_partial_grad", "ippppppiiiii"},
 	kBNGradDx:                 {"bn_grad_dx", "pppppppppiiii"},
+	kConvBiasStatsForward:     {"conv_bias_stats_forward", "pppppiiiiiii"},
 }
 
 const (

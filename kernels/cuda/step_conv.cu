@@ -98,3 +98,47 @@ extern "C" __global__ void conv_bias_backward(const float* x, const float* dy, c
         }
     }
 }
+
+// conv_bias_stats_forward is conv_bias_forward with batch norm's partial
+// sums of its output (bn_partial_stats) in the same launch: block b
+// computes output channel c = b / P, chunk p = b % P, in bn_partial_stats'
+// order, so the partial sums are the same numbers.
+extern "C" __global__ void conv_bias_stats_forward(const float* x, const float* w, const float* b, float* y, double* part, int n,
+                                                   int C, int H, int W, int K, int O, int P)
+{
+    __shared__ double sh[BLOCK];
+    int pad = (K - 1) / 2;
+    int o = blockIdx.x / P;
+    int p = blockIdx.x - o * P;
+    i64 S = (i64)H * W, m = (i64)n * S;
+    double s = 0.0, s2 = 0.0;
+    for (i64 t = (i64)p * blockDim.x + threadIdx.x; t < m; t += (i64)P * blockDim.x) {
+        i64 i = t / S;
+        int sp = (int)(t - i * S);
+        int oh = sp / W, ow = sp - oh * W;
+        float acc = 0.0f;
+        for (int c = 0; c < C; c++) {
+            const float* xc = x + (i * C + c) * S;
+            const float* wc = w + ((i64)o * C + c) * K * K;
+            for (int r = 0; r < K; r++) {
+                int ih = oh + r - pad;
+                if (ih < 0 || ih >= H) continue;
+                for (int q = 0; q < K; q++) {
+                    int iw = ow + q - pad;
+                    if (iw < 0 || iw >= W) continue;
+                    acc += xc[ih * W + iw] * wc[r * K + q];
+                }
+            }
+        }
+        float v = acc + b[o];
+        y[(i * O + o) * S + sp] = v;
+        s += (double)v;
+        s2 += (double)v * (double)v;
+    }
+    s = block_sum_d(s, sh);
+    s2 = block_sum_d(s2, sh);
+    if (threadIdx.x == 0) {
+        part[2 * (i64)blockIdx.x] = s;
+        part[2 * (i64)blockIdx.x + 1] = s2;
+    }
+}
