@@ -80,6 +80,12 @@ type StepOps interface {
 	// BNActPoolForward on convY: a whole conv block's forward.
 	ConvBNActPoolForward(s ConvShape, conv Conv2D, bn BatchNorm, act Activation, pool MaxPool, n int, x, w, b, convY, gamma, beta,
 		runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled Buffer) error
+	// ConvBNActPoolForwardGather is GatherBatch (into x and batchLabels)
+	// and then ConvBNActPoolForward on x: the first conv block of a network
+	// that reads the data set directly.
+	ConvBNActPoolForwardGather(data, labels, perm, ctr Buffer, mean, std float32, batchLabels Buffer,
+		s ConvShape, conv Conv2D, bn BatchNorm, act Activation, pool MaxPool, n int, x, w, b, convY, gamma, beta,
+		runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled Buffer) error
 	// PoolActBNBackward is PoolActBackward (into g, the gradient of the
 	// batch norm's output, [n, ch, h, w]) and then bn's Backward with it:
 	// x is the batch norm's input, dx its gradient.

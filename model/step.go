@@ -249,6 +249,10 @@ type actPoolStage struct {
 	act                       *activation
 	pool                      *maxPool
 	bnNode, actNode, poolNode *node
+	net                       *Network
+	// gather says conv is the network's first layer and the stage reads
+	// the batch from the data set itself (ConvBNActPoolForwardGather).
+	gather bool
 }
 
 // denseStage is a fused dense block of nodes [first, last].
@@ -324,6 +328,7 @@ func fusePlan(net *Network) plan {
 		if c := plan[k].conv; c != nil && k+1 < len(plan) {
 			if ap := plan[k+1].actPool; ap != nil && ap.bn != nil && ap.bnNode.x == c.nd.y {
 				ap.conv, plan[k].convInNext = c, true
+				ap.gather, ap.net = k == 0 && c.nd.x == net.input, net
 			}
 		}
 	}
@@ -355,7 +360,15 @@ func fusePlan(net *Network) plan {
 type plan []stage
 
 // gathers says the first stage gathers the batch itself.
-func (p plan) gathers() bool { return len(p) > 0 && p[0].dense != nil && p[0].dense.gather }
+func (p plan) gathers() bool {
+	switch {
+	case len(p) > 0 && p[0].dense != nil:
+		return p[0].dense.gather
+	case len(p) > 1 && p[0].convInNext:
+		return p[1].actPool.gather
+	}
+	return false
+}
 
 // forward runs the stages' forwards in training mode on n samples (the
 // first dense block reading them from r into the network's input and
@@ -380,7 +393,11 @@ func (p plan) forward(n int, r *Resident, labels kernels.Buffer) error {
 		if ap := st.actPool; ap != nil {
 			dev := ap.act.dev
 			var err error
-			if bn, c := ap.bn, ap.conv; c != nil {
+			if bn, c := ap.bn, ap.conv; c != nil && ap.gather {
+				err = dev.ConvBNActPoolForwardGather(r.X, r.Y, r.perm, ap.net.ctr, dataset.Mean, dataset.Std, labels,
+					c.s, c.plan, bn.plan, ap.act.act, ap.pool.plan, n, c.nd.x, c.w.W, c.b.W, c.nd.y,
+					bn.gamma.W, bn.beta.W, bn.runMean.Buf, bn.runVar.Buf, bn.saveMean, bn.saveInvStd, ap.bnNode.y, ap.actNode.y, ap.poolNode.y)
+			} else if c != nil {
 				err = dev.ConvBNActPoolForward(c.s, c.plan, bn.plan, ap.act.act, ap.pool.plan, n, c.nd.x, c.w.W, c.b.W, c.nd.y,
 					bn.gamma.W, bn.beta.W, bn.runMean.Buf, bn.runVar.Buf, bn.saveMean, bn.saveInvStd, ap.bnNode.y, ap.actNode.y, ap.poolNode.y)
 			} else if bn != nil {

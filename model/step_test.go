@@ -78,6 +78,9 @@ func TestFusedPlanMatchesLayers(t *testing.T) {
 					if want := map[bool]int{true: 2, false: 0}[c.arch.BatchNorm]; c.stages < 0 && convFused != want {
 						t.Errorf("fused CNN plan: %d convolutions run with their batch norm, want %d", convFused, want)
 					}
+					if c.stages < 0 && tr.st.plan.gathers() != c.arch.BatchNorm {
+						t.Errorf("fused CNN plan: gathers %v, want %v (the first conv block gathers when it has batch norm)", tr.st.plan.gathers(), c.arch.BatchNorm)
+					}
 					if c.stages < 0 && (pools != 2 || dense != 1 || len(tr.st.plan) != 5) {
 						t.Errorf("fused CNN plan: %d stages, %d activation+pool and %d dense; want 5: conv, act+pool, conv, act+pool, dense",
 							len(tr.st.plan), pools, dense)

@@ -251,6 +251,16 @@ func (d *Device) ConvBNActPoolForward(s kernels.ConvShape, conv kernels.Conv2D, 
 	return d.BNActPoolForward(bn, act, pool, n, convY, gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled)
 }
 
+// ConvBNActPoolForwardGather composes GatherBatch and ConvBNActPoolForward.
+func (d *Device) ConvBNActPoolForwardGather(data, labels, perm, ctr kernels.Buffer, mean, std float32, batchLabels kernels.Buffer,
+	s kernels.ConvShape, conv kernels.Conv2D, bn kernels.BatchNorm, act kernels.Activation, pool kernels.MaxPool, n int,
+	x, w, b, convY, gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled kernels.Buffer) error {
+	if err := d.GatherBatch(n, s.C*s.H*s.W, data, labels, perm, ctr, x, batchLabels, mean, std); err != nil {
+		return err
+	}
+	return d.ConvBNActPoolForward(s, conv, bn, act, pool, n, x, w, b, convY, gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled)
+}
+
 // PoolActBNBackward composes PoolActBackward and bn.Backward.
 func (d *Device) PoolActBNBackward(bn kernels.BatchNorm, act kernels.Activation, pool kernels.MaxPool, n int, actY, dpooled, g, x, gamma,
 	saveMean, saveInvStd, dx, dgamma, dbeta kernels.Buffer) error {

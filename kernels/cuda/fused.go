@@ -455,7 +455,7 @@ func (d *Device) PoolActBackward(act kernels.Activation, pool kernels.MaxPool, n
 // separate ops.
 func (d *Device) BNActPoolForward(bn kernels.BatchNorm, act kernels.Activation, pool kernels.MaxPool, n int, x, gamma, beta, runMean, runVar,
 	saveMean, saveInvStd, bnY, actY, pooled kernels.Buffer) error {
-	return d.bnActPool("BNActPoolForward", nil, nil, nil, nil, bn, act, pool, n, x, gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled)
+	return d.bnActPool("BNActPoolForward", nil, nil, nil, nil, nil, bn, act, pool, n, x, gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled)
 }
 
 // ConvBNActPoolForward is a conv block's forward in two launches:
@@ -488,13 +488,74 @@ func (d *Device) ConvBNActPoolForward(s kernels.ConvShape, conv kernels.Conv2D, 
 	if err != nil {
 		return err
 	}
-	return d.bnActPool(op, c, xb, wb, bb, bn, act, pool, n, convY, gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled)
+	return d.bnActPool(op, c, xb, wb, bb, nil, bn, act, pool, n, convY, gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled)
+}
+
+// gatherArgs are the data set, permutation and counter a first layer
+// reads its batch from, and where it leaves the labels.
+type gatherArgs struct {
+	data, labels, perm, ctr, batchLabels *buffer
+	mean, std                            float32
+}
+
+// ConvBNActPoolForwardGather is ConvBNActPoolForward with the batch
+// gathered in the convolution's launch (conv_gather_stats_forward): two
+// launches for the first conv block and the gather. Where
+// ConvBNActPoolForward would take the separate ops, so does this.
+func (d *Device) ConvBNActPoolForwardGather(data, labels, perm, ctr kernels.Buffer, mean, std float32, batchLabels kernels.Buffer,
+	s kernels.ConvShape, conv kernels.Conv2D, bn kernels.BatchNorm, act kernels.Activation, pool kernels.MaxPool, n int,
+	x, w, b, convY, gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled kernels.Buffer) error {
+	const op = "ConvBNActPoolForwardGather"
+	c, err := d.convPlan(op, s, conv, n)
+	if err != nil {
+		return err
+	}
+	if bp, ok := bn.(*batchNorm); !ok || bp.cudnn || bp.ch != s.OutC || bp.spatial != s.H*s.W {
+		if err := d.GatherBatch(n, s.C*s.H*s.W, data, labels, perm, ctr, x, batchLabels, mean, std); err != nil {
+			return err
+		}
+		return d.ConvBNActPoolForward(s, conv, bn, act, pool, n, x, w, b, convY, gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled)
+	}
+	if std == 0 {
+		return fmt.Errorf("cuda: %s: std is 0", op)
+	}
+	var ga gatherArgs
+	ga.mean, ga.std = mean, std
+	if ga.ctr, err = d.counter(op, ctr); err != nil {
+		return err
+	}
+	if ga.data, err = d.buf(op, "data", data, kernels.U8, 0); err != nil {
+		return err
+	}
+	if ga.labels, err = d.buf(op, "labels", labels, kernels.U8, 0); err != nil {
+		return err
+	}
+	if ga.perm, err = d.buf(op, "perm", perm, kernels.I32, n); err != nil {
+		return err
+	}
+	if ga.batchLabels, err = d.buf(op, "batchLabels", batchLabels, kernels.I32, n); err != nil {
+		return err
+	}
+	in, _, wn := c.sizes()
+	xb, err := d.f32(op, "x", x, n*in)
+	if err != nil {
+		return err
+	}
+	wb, err := d.f32(op, "w", w, wn)
+	if err != nil {
+		return err
+	}
+	bb, err := d.f32(op, "b", b, s.OutC)
+	if err != nil {
+		return err
+	}
+	return d.bnActPool(op, c, xb, wb, bb, &ga, bn, act, pool, n, convY, gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled)
 }
 
 // bnActPool is BNActPoolForward, its input x computed by the convolution
 // conv of (cx, cw, cbias) in the launch of the partial sums when conv is
-// not nil.
-func (d *Device) bnActPool(op string, conv *conv, cx, cw, cbias *buffer, bn kernels.BatchNorm, act kernels.Activation, pool kernels.MaxPool,
+// not nil, with cx gathered there too when ga is not nil.
+func (d *Device) bnActPool(op string, conv *conv, cx, cw, cbias *buffer, ga *gatherArgs, bn kernels.BatchNorm, act kernels.Activation, pool kernels.MaxPool,
 	n int, x, gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled kernels.Buffer) error {
 	b, ok := bn.(*batchNorm)
 	if !ok || b.d != d {
@@ -553,7 +614,15 @@ func (d *Device) bnActPool(op string, conv *conv, cx, cw, cbias *buffer, bn kern
 	}
 	defer d.leave()
 	P := b.partials(n)
-	if conv != nil {
+	if conv != nil && ga != nil {
+		// The gather, the convolution's output and the partial sums in one launch.
+		s := conv.s
+		if err := d.launch(kConvGatherStatsForward, b.ch*P, argPtr(ga.data), argPtr(ga.labels), argPtr(ga.perm), argPtr(ga.ctr), argPtr(cx),
+			argPtr(ga.batchLabels), argPtr(cw), argPtr(cbias), argPtr(xb), b.part, argInt(n), argInt(s.C), argInt(s.H), argInt(s.W),
+			argInt(s.K), argInt(s.OutC), argInt(P), argInt(ga.perm.n), argF32(ga.mean), argF32(ga.std)); err != nil {
+			return err
+		}
+	} else if conv != nil {
 		// The convolution's output and the partial sums in one launch.
 		s := conv.s
 		if err := d.launch(kConvBiasStatsForward, b.ch*P, argPtr(cx), argPtr(cw), argPtr(cbias), argPtr(xb), b.part,

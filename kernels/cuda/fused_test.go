@@ -355,3 +355,68 @@ func TestGPUConvBNActPool(t *testing.T) {
 	e.close("actY", y, -1, 1e-5)
 	e.close("pooled", pooled, -1, 1e-5)
 }
+
+// TestGPUConvBNActPoolGather checks ConvBNActPoolForwardGather (the first
+// conv block reading its batch from the data set) against the CPU device.
+func TestGPUConvBNActPoolGather(t *testing.T) {
+	g := gpu(t)
+	s := kernels.ConvShape{C: 2, H: 6, W: 8, K: 3, OutC: 3}
+	const n, rows = 5, 12
+	e := newEnv(t, g)
+	d := s.C * s.H * s.W
+	px := make([]uint8, rows*d)
+	for i := range px {
+		px[i] = uint8(i * 41 % 256)
+	}
+	lab := make([]uint8, rows)
+	for i := range lab {
+		lab[i] = uint8(i % 10)
+	}
+	perm := make([]int32, rows)
+	for i := range perm {
+		perm[i] = int32((i*5 + 2) % rows)
+	}
+	data, labels, pm, ctr := e.u8(px), e.u8(lab), e.i32(perm), e.i32([]int32{6, 3, 0})
+	mid, out, wn := n*s.OutC*s.H*s.W, n*s.OutC*(s.H/2)*(s.W/2), s.OutC*s.C*s.K*s.K
+	x, bl := e.garbage(n*d), e.i32(make([]int32, n))
+	w, b := e.f32(e.randn(wn, 0.3, 0)), e.f32(e.randn(s.OutC, 0.1, 0))
+	gamma, beta := e.f32(e.randn(s.OutC, 0.2, 1)), e.f32(e.randn(s.OutC, 0.2, 0))
+	rm, rv := e.f32(e.randn(s.OutC, 0.1, 0)), e.f32(e.randn(s.OutC, 0.1, 1))
+	sm, si := e.garbage(s.OutC), e.garbage(s.OutC)
+	convY, bnY, y, pooled := e.garbage(mid), e.garbage(mid), e.garbage(mid), e.garbage(out)
+	gc, _ := g.NewConv2D(s, n)
+	cc, _ := cpuDev().NewConv2D(s, n)
+	gb, _ := g.NewBatchNorm(s.OutC, s.H*s.W, n, 1e-5, 0.1)
+	cb, _ := cpuDev().NewBatchNorm(s.OutC, s.H*s.W, n, 1e-5, 0.1)
+	gp, _ := g.NewMaxPool(s.OutC, s.H, s.W, n)
+	cp, _ := cpuDev().NewMaxPool(s.OutC, s.H, s.W, n)
+	if gc == nil || cc == nil || gb == nil || cb == nil || gp == nil || cp == nil {
+		t.Fatal("planning the conv block failed")
+	}
+	e.run("gather+conv+bn+act+pool", func(dev kernels.Device, p func(pair) kernels.Buffer) error {
+		conv, bn, pool := cc, cb, cp
+		if dev == e.g {
+			conv, bn, pool = gc, gb, gp
+		}
+		return dev.ConvBNActPoolForwardGather(p(data), p(labels), p(pm), p(ctr), 0.1307, 0.3081, p(bl), s, conv, bn, kernels.ReLU, pool, n,
+			p(x), p(w), p(b), p(convY), p(gamma), p(beta), p(rm), p(rv), p(sm), p(si), p(bnY), p(y), p(pooled))
+	})
+	e.close("x", x, -1, 0)
+	e.close("convY", convY, -1, 1e-5)
+	e.close("saveMean", sm, -1, 1e-5)
+	e.close("runVar", rv, -1, 1e-5)
+	e.close("actY", y, -1, 1e-5)
+	e.close("pooled", pooled, -1, 1e-5)
+	gv, cv := make([]int32, n), make([]int32, n)
+	if err := e.g.Download(gv, bl.g); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.c.Download(cv, bl.c); err != nil {
+		t.Fatal(err)
+	}
+	for i := range gv {
+		if gv[i] != cv[i] || cv[i] != int32(lab[perm[6+i]]) {
+			t.Fatalf("labels: GPU %v, CPU %v", gv, cv)
+		}
+	}
+}

@@ -87,6 +87,7 @@ const (
 	kPoolActBNPartialGrad
 	kBNGradDx
 	kConvBiasStatsForward
+	kConvGatherStatsForward
 	numKernels
 )
 
@@ -132,6 +133,7 @@ var kernelSpecs = [numKernels]struct{ name, sig string }{
 	kPoolActBNPartialGrad:     {"pool_act_bn_partial_grad", "ippppppiiiii"},
 	kBNGradDx:                 {"bn_grad_dx", "pppppppppiiii"},
 	kConvBiasStatsForward:     {"conv_bias_stats_forward", "pppppiiiiiii"},
+	kConvGatherStatsForward:   {"conv_gather_stats_forward", "ppppppppppiiiiiiiiff"},
 }
 
 const (

@@ -142,3 +142,57 @@ extern "C" __global__ void conv_bias_stats_forward(const float* x, const float* 
         part[2 * (i64)blockIdx.x + 1] = s2;
     }
 }
+
+// conv_gather_stats_forward is gather_batch and conv_bias_stats_forward in
+// one launch, for the first convolution: its input is read from the data
+// set through the permutation (off = ctr[0]) and normalised as
+// gather_batch does; the blocks of output channel 0 also write it to x
+// (the backward's input) and the labels to dstLabels.
+extern "C" __global__ void conv_gather_stats_forward(const u8* data, const u8* labels, const int* perm, const int* ctr, float* x,
+                                                     int* dstLabels, const float* w, const float* b, float* y, double* part,
+                                                     int n, int C, int H, int W, int K, int O, int P, int permLen, float mean,
+                                                     float stdv)
+{
+    __shared__ double sh[BLOCK];
+    int pad = (K - 1) / 2;
+    int o = blockIdx.x / P;
+    int p = blockIdx.x - o * P;
+    int off = ctr[0];
+    i64 S = (i64)H * W, m = (i64)n * S, D = (i64)C * S;
+    double s = 0.0, s2 = 0.0;
+    for (i64 t = (i64)p * blockDim.x + threadIdx.x; t < m; t += (i64)P * blockDim.x) {
+        i64 i = t / S;
+        int sp = (int)(t - i * S);
+        int oh = sp / W, ow = sp - oh * W;
+        if (off + i < 0 || off + i >= permLen) continue;
+        const u8* img = data + (i64)perm[off + i] * D;
+        if (o == 0) {
+            for (int c = 0; c < C; c++) x[i * D + c * S + sp] = ((float)img[c * S + sp] / 255.0f - mean) / stdv;
+            if (sp == 0) dstLabels[i] = (int)labels[perm[off + i]];
+        }
+        float acc = 0.0f;
+        for (int c = 0; c < C; c++) {
+            const u8* xc = img + c * S;
+            const float* wc = w + ((i64)o * C + c) * K * K;
+            for (int r = 0; r < K; r++) {
+                int ih = oh + r - pad;
+                if (ih < 0 || ih >= H) continue;
+                for (int q = 0; q < K; q++) {
+                    int iw = ow + q - pad;
+                    if (iw < 0 || iw >= W) continue;
+                    acc += (((float)xc[ih * W + iw] / 255.0f - mean) / stdv) * wc[r * K + q];
+                }
+            }
+        }
+        float v = acc + b[o];
+        y[(i * O + o) * S + sp] = v;
+        s += (double)v;
+        s2 += (double)v * (double)v;
+    }
+    s = block_sum_d(s, sh);
+    s2 = block_sum_d(s2, sh);
+    if (threadIdx.x == 0) {
+        part[2 * (i64)blockIdx.x] = s;
+        part[2 * (i64)blockIdx.x + 1] = s2;
+    }
+}
