@@ -18,11 +18,15 @@ const (
 	CtrLen = 3
 )
 
-// StepOps are the ops of a training step whose per-step values (the
-// batch's offset into the permutation, the step number) are read from a
-// step counter ctr, an I32 buffer of CtrLen elements, instead of being
-// passed from the host, so that one recording of the step serves every
-// step. Every Device implements them.
+// StepOps are the ops of a fused training step: ops whose per-step values
+// (the batch's offset into the permutation, the step number) are read
+// from a step counter ctr, an I32 buffer of CtrLen elements, instead of
+// being passed from the host, so that one recording of the step serves
+// every step; and fused ops that each do the work of several layer ops in
+// fewer launches. Every Device implements them (the CPU device composes
+// its separate ops, which gives the same bits as the layers run one by
+// one); the fused ops may leave intermediate outputs that nothing reads in
+// training unwritten, as their doc comments say.
 type StepOps interface {
 	// GatherBatch is GatherImages and GatherLabels for the n samples that
 	// perm lists from offset ctr[CtrOffset] on: images gets the normalised

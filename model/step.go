@@ -7,8 +7,8 @@ import (
 	"mnistgpu/kernels"
 )
 
-// Paths a training step can take, as Trainer.Path reports them. Dense
-// blocks are fused on every path (see fusePlan).
+// Paths a training step can take, as Trainer.Path reports them. Layers
+// are fused into blocks on every path (see fusePlan).
 const (
 	// PathGraph replays one captured graph per full batch (CUDA graphs).
 	PathGraph = "fused+graph"
@@ -22,7 +22,7 @@ const (
 type stepState struct {
 	ctr  kernels.Buffer // [kernels.CtrLen] int32 on the device
 	mem  arena
-	plan plan // the network's layers, dense blocks fused
+	plan plan // the network's layers, fused into blocks (fusePlan)
 
 	// next is the permutation view the counter points at: a step on
 	// another view (a new epoch, or a caller's own order) first resets it.
@@ -227,9 +227,12 @@ func (s *stepState) close(t *Trainer) {
 }
 
 // stage is one step of a training step's forward and backward: a node of
-// the network run by its own layer, or a dense block (linear, then its
-// activation and dropout when they follow) run by the fused ops
-// DenseForward and DenseBackward.
+// the network run by its own layer, or a block of nodes run by fused ops:
+// a dense block (linear, then its activation and dropout when they follow:
+// DenseForward, DenseBackward), a convolution with its bias
+// (ConvBiasForward, ConvBiasBackward), or [batch norm,] activation and
+// max-pool (BNActPoolForward or ConvBNActPoolForward with the convolution
+// before it, ActPoolForward; PoolActBNBackward, PoolActBackward).
 type stage struct {
 	nd      *node // an unfused node (the others nil)
 	dense   *denseStage
@@ -279,7 +282,11 @@ type denseStage struct {
 }
 
 // fusePlan groups net's nodes into stages: each linear with the activation
-// and the dropout (p > 0) right after it becomes one dense block.
+// and the dropout (p > 0) right after it becomes one dense block, each
+// convolution a stage of its own, an activation with the max-pool after it
+// (and the batch norm before it) one stage, whose forward also runs the
+// convolution before the batch norm. The first dense or conv block
+// gathers the batch itself. Every other node runs alone.
 func fusePlan(net *Network) plan {
 	var plan plan
 	nodes := net.nodes
