@@ -37,10 +37,10 @@ step() {
 	echo "== $name: ${status[$name]}"
 }
 
-# 1. The step's tests on the GPU: fused dense parity, step ops, graph epoch ==
+# 1. The step's tests on the GPU: fused-op parity, step ops, graph epoch ==
 #    direct epoch bit for bit, kernels per step, capture failure, GPU vs CPU.
 step tests 150 "$OUT/step-tests.log" .gpu/cuda.test -test.v -test.timeout 140s \
-	-test.run '^TestGPU(Dense|StepOps|GraphEpoch|StepLaunches|CaptureFails|ModelSteps)$'
+	-test.run '^TestGPU(Dense|DenseGather|ActPool|BNActPool|PoolActBN|ConvBias|ConvBNActPool|ConvBNActPoolGather|StepOps|GraphEpoch|StepLaunches|CaptureFails|ModelSteps)$'
 
 # 2. Epoch times, graphs on and off (the table prints ms/epoch, path,
 #    kernels/step and host calls/step).
