@@ -143,6 +143,11 @@ func (t *Trainer) startStep(r *Resident, idx kernels.Buffer) (int, error) {
 	return idx.Len(), nil
 }
 
+// resyncCounter makes the next step set the device counter from the host
+// mirror (the optimizer's step count) before it runs: what a change of the
+// step count from the host (a resumed run's SetSteps) must call.
+func (t *Trainer) resyncCounter() { t.st.nextPerm = nil }
+
 // endStep advances the host mirror of the counter.
 func (t *Trainer) endStep(n int) {
 	t.opt.t++

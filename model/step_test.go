@@ -4,6 +4,7 @@ import (
 	"math"
 	"testing"
 
+	"mnistgpu/kernels"
 	"mnistgpu/kernels/cpu"
 )
 
@@ -108,5 +109,42 @@ func TestFusedPlanMatchesLayers(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCounterResync checks that a step after the host changes the step
+// count (as a resumed run's SetSteps does, through resyncCounter) uses the
+// new count: the first dropout layer's mask is then that of step 7, not of
+// step 1 as the device counter alone would say.
+func TestCounterResync(t *testing.T) {
+	dev := cpu.New(1)
+	defer dev.Close()
+	a, _ := DefaultArch(TaskMLP)
+	net, err := Build(dev, a, 16, 2)
+	must(t, err)
+	defer net.Close()
+	tr, err := NewTrainer(net, DefaultTrainConfig())
+	must(t, err)
+	defer tr.Close()
+	r, err := Upload(dev, syntheticSet(48, 28))
+	must(t, err)
+	defer r.Free(dev)
+	views := tr.batchViews(r.perm, r.N)
+	must(t, tr.step(r, views[0]))
+	tr.opt.t = 7
+	tr.resyncCounter()
+	must(t, tr.step(r, views[1]))
+	d := net.nodes[2].l.(*dropout)
+	m := make([]float32, 16*128)
+	must(t, dev.Download(m, d.mask))
+	scale := 1 / (1 - d.p)
+	for i, v := range m {
+		want := float32(0)
+		if kernels.DropoutUniform(net.seed, 7<<8|d.id, i) >= d.p {
+			want = scale
+		}
+		if v != want {
+			t.Fatalf("mask[%d] = %v, want %v (step 7)", i, v, want)
+		}
 	}
 }
