@@ -241,6 +241,8 @@ type Device interface {
 	// Adam updates params as PyTorch's Adam (L2 weight decay added to the
 	// gradient); step is the 1-based step number for bias correction.
 	Adam(count int, lr, beta1, beta2, eps, wd float32, step int, params, grads, m, v Buffer) error
+
+	StepOps
 }
 
 // Counter is implemented by devices that can report the number of bytes

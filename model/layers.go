@@ -88,6 +88,9 @@ func (l *dropout) forward(n int, train bool) error {
 	if !train || l.p == 0 {
 		return l.dev.Copy(l.dev.View(l.nd.y, 0, n*l.size), l.dev.View(l.nd.x, 0, n*l.size))
 	}
+	if l.net.ctr != nil {
+		return l.dev.DropoutForwardAt(n*l.size, l.p, l.net.seed, l.id, l.net.ctr, l.nd.x, l.mask, l.nd.y)
+	}
 	step := l.net.step<<8 | l.id
 	return l.dev.DropoutForward(n*l.size, l.p, l.net.seed, step, l.nd.x, l.mask, l.nd.y)
 }

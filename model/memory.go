@@ -1,6 +1,10 @@
 package model
 
-import "fmt"
+import (
+	"fmt"
+
+	"mnistgpu/kernels"
+)
 
 // Memory is an estimate, in bytes, of what a training run holds on its
 // device at once. Bytes are float64 so that absurd sizes (--hidden 1e12)
@@ -83,7 +87,7 @@ func EstimateMemory(a Arch, batch int, opt string, images, test int, features bo
 	node(float64(a.Classes), 0) // logits
 	m := Memory{
 		Params:      f32 * (2*params + states),
-		Activations: f32*b*act + f32*b + 2*f32, // plus the labels and the two accumulators
+		Activations: f32*b*act + f32*b + 2*f32 + 4*kernels.CtrLen, // plus the labels, the two accumulators and the step counter
 		Data:        float64(images) * (in + 1 + 2*4),
 		Outputs:     f32 * float64(test) * 2 * float64(a.Classes),
 	}

@@ -87,6 +87,9 @@ type Network struct {
 
 	// seed and step key the dropout masks: step counts training steps.
 	seed, step uint64
+	// ctr, when a Trainer has set it, is the device step counter dropout
+	// reads its step from (kernels.StepOps) instead of step.
+	ctr kernels.Buffer
 
 	mem arena // every buffer above
 }

@@ -122,6 +122,7 @@ type Trainer struct {
 	views map[kernels.Buffer][]kernels.Buffer
 	mem   arena // labels, lossSum, correct
 	host  [1]float32
+	st    stepState // the step counter and the captured step (step.go)
 }
 
 // NewTrainer prepares a network for training with cfg.
@@ -158,10 +159,14 @@ func (t *Trainer) Steps() int { return t.opt.t }
 // SetSteps sets the step counter, as a resumed run continues from a
 // checkpoint. A device that keeps the counter in its own memory must be
 // told here too.
-func (t *Trainer) SetSteps(n int) { t.opt.t = n }
+func (t *Trainer) SetSteps(n int) {
+	t.opt.t = n
+	t.resyncCounter()
+}
 
 // Close frees the trainer's buffers (not the network's).
 func (t *Trainer) Close() {
+	t.st.close(t)
 	if t.opt != nil {
 		t.opt.close()
 	}
@@ -238,27 +243,24 @@ func (t *Trainer) EpochContext(ctx context.Context, r *Resident, epoch int, prog
 	return st, nil
 }
 
-// step is one training step on the samples idx lists: gather, forward,
-// loss, backward, update. It allocates nothing and never waits for the
-// device.
+// step is one training step on the samples idx lists (a batch view of
+// r's permutation): gather, forward, loss, backward, update, as the list
+// of calls in issueStep (step.go), replayed from a captured graph when the
+// device can. It allocates nothing and never waits for the device.
 func (t *Trainer) step(r *Resident, idx kernels.Buffer) error {
-	n, err := t.gather(r, idx)
+	n, err := t.startStep(r, idx)
 	if err != nil {
-		return fmt.Errorf("gather batch: %w", err)
-	}
-	t.net.step = uint64(t.opt.t)
-	if err := t.net.Forward(n, true); err != nil {
 		return err
 	}
-	if err := t.dev.LossForward(t.loss, n, t.net.Classes(), t.net.Logits(), t.labels, t.net.DLogits(), t.lossSum, t.correct); err != nil {
-		return fmt.Errorf("loss: %w", err)
+	if g := t.stepGraph(r, n); g != nil {
+		err = t.launchStep(g)
+	} else {
+		err = t.issueDirect(r, n)
 	}
-	if err := t.net.Backward(n); err != nil {
+	if err != nil {
 		return err
 	}
-	if err := t.opt.step(); err != nil {
-		return fmt.Errorf("optimizer: %w", err)
-	}
+	t.endStep(n)
 	return nil
 }
 

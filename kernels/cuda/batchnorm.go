@@ -276,6 +276,7 @@ func (b *batchNorm) cudnnTrain(n int, x, gamma, beta, rm, rv, y, sm, si *buffer)
 		return err
 	}
 	one, zero := unsafe.Pointer(&d.scal[0]), unsafe.Pointer(&d.scal[1])
+	d.launches++
 	st := d.dnn.bnFwdTrain(d.dnnH, cudnnBatchNormSpatial, one, zero, xd, x.ptr, xd, y.ptr,
 		b.bnd, gamma.ptr, beta.ptr, float64(b.momentum), rm.ptr, rv.ptr, float64(b.eps), sm.ptr, si.ptr)
 	return d.dnn.err("cudnnBatchNormalizationForwardTraining", st)
@@ -288,6 +289,7 @@ func (b *batchNorm) cudnnInfer(n int, x, gamma, beta, rm, rv, y *buffer) error {
 		return err
 	}
 	one, zero := unsafe.Pointer(&d.scal[0]), unsafe.Pointer(&d.scal[1])
+	d.launches++
 	st := d.dnn.bnFwdInfer(d.dnnH, cudnnBatchNormSpatial, one, zero, xd, x.ptr, xd, y.ptr,
 		b.bnd, gamma.ptr, beta.ptr, rm.ptr, rv.ptr, float64(b.eps))
 	return d.dnn.err("cudnnBatchNormalizationForwardInference", st)
@@ -300,6 +302,7 @@ func (b *batchNorm) cudnnBackward(n int, x, dy, gamma, sm, si, dx, dg, db *buffe
 		return err
 	}
 	one, zero := unsafe.Pointer(&d.scal[0]), unsafe.Pointer(&d.scal[1])
+	d.launches++
 	st := d.dnn.bnBwd(d.dnnH, cudnnBatchNormSpatial, one, zero, one, zero, xd, x.ptr, xd, dy.ptr, xd, dx.ptr,
 		b.bnd, gamma.ptr, dg.ptr, db.ptr, float64(b.eps), sm.ptr, si.ptr)
 	return d.dnn.err("cudnnBatchNormalizationBackward", st)

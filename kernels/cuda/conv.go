@@ -361,6 +361,7 @@ func (c *conv) run(fn uintptr, name string, dir int, aDesc uintptr, a uint64, bD
 	x[10] = uintptr(unsafe.Pointer(&d.scal[1])) // beta = 0
 	x[11], x[12] = outDesc, uintptr(out)
 	r, _, _ := purego.SyscallN(fn, x[:13]...)
+	d.launches++
 	if st := int32(r); st != 0 {
 		return d.dnn.err(name, st)
 	}
@@ -372,6 +373,7 @@ func (d *Device) copyDtoD(dst, src uint64, bytes int) error {
 	a := &d.args
 	a[0], a[1], a[2], a[3] = uintptr(dst), uintptr(src), uintptr(bytes), d.stream
 	r, _, _ := purego.SyscallN(d.cu.rawMemcpyDtoDAsync, a[:4]...)
+	d.launches++
 	if st := int32(r); st != 0 {
 		return d.cu.err("cuMemcpyDtoDAsync_v2", st)
 	}

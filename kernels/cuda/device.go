@@ -79,6 +79,11 @@ type Device struct {
 	// owned by the Device, so the pointers stay valid.
 	scal *[4]float32
 
+	// launches counts kernels and library calls issued (Launches).
+	launches int64
+	// graphs are the live captured graphs, destroyed by Close.
+	graphs map[*graph]struct{}
+
 	maxBlocks int
 	live      map[uint64]*buffer
 	allocated int64
@@ -320,6 +325,9 @@ func (d *Device) Close() error {
 	}
 	if d.stream != 0 {
 		keep(cu.err("cuStreamSynchronize", cu.cuStreamSynchronize(d.stream)))
+	}
+	for g := range d.graphs {
+		d.destroyGraph(g)
 	}
 	for i := len(d.plans) - 1; i >= 0; i-- {
 		d.plans[i].close()
@@ -581,6 +589,7 @@ func (d *Device) Fill(x kernels.Buffer, v float32) error {
 	// CUresult cuMemsetD32Async(CUdeviceptr dstDevice, unsigned int ui, size_t N, CUstream hStream)
 	a[0], a[1], a[2], a[3] = uintptr(b.ptr), uintptr(math.Float32bits(v)), uintptr(b.n), d.stream
 	r, _, _ := purego.SyscallN(d.cu.rawMemsetD32Async, a[:4]...)
+	d.launches++
 	if st := int32(r); st != 0 {
 		return d.cu.err("cuMemsetD32Async", st)
 	}

@@ -38,6 +38,15 @@
 // cheap). Ops are asynchronous on one non-blocking stream; only Upload,
 // Download, Sync, Free and Close wait for it.
 //
+// CUDA graphs (graph.go): Capture records the work a function issues on the
+// stream (cuStreamBeginCapture_v2 in relaxed mode, so other devices of the
+// process are not disturbed) into a graph that Launch replays with one
+// cuGraphLaunch. The training step captured this way reads what changes
+// between steps from a device counter (kernels.StepOps, step.cu). The graph
+// entry points are optional: a driver without them, or
+// MNISTGPU_CUDA_GRAPHS=0, makes Capture fail and training issue each op.
+// Launches counts kernels, library calls, memsets and copies issued.
+//
 // Library search (see Probe): MNISTGPU_CUDA_LIB_PATH (colon-separated
 // folders searched first), LD_LIBRARY_PATH, the loader cache
 // (/etc/ld.so.cache), /usr/local/cuda*/targets/<arch>/lib,
@@ -52,6 +61,7 @@
 // choose. Without a GPU, TestFakeGPU builds CPU stand-ins for the four
 // libraries from testdata/fakecuda (the fake libcuda runs the .cu kernels,
 // compiled as C++, on emulated thread blocks) and runs the same tests on
-// them; MNISTGPU_FAKE_KEEP=DIR keeps the fakes in DIR/lib, for example to
+// them (the fakes record work issued under capture, library calls
+// included, and replay it at each graph launch); MNISTGPU_FAKE_KEEP=DIR keeps the fakes in DIR/lib, for example to
 // run `MNISTGPU_CUDA_LIB_PATH=DIR/lib mnistgpu train mlp --device cuda`.
 package cuda

@@ -9,6 +9,11 @@ import (
 const (
 	cuStreamNonBlocking = 0x1 // CU_STREAM_NON_BLOCKING
 
+	cuStreamCaptureModeRelaxed = 2 // CU_STREAM_CAPTURE_MODE_RELAXED
+	cuGraphNodeTypeKernel      = 0 // CU_GRAPH_NODE_TYPE_KERNEL
+	cuGraphNodeTypeMemset      = 2 // CU_GRAPH_NODE_TYPE_MEMSET
+	cuGraphNodeTypeMemcpy      = 1 // CU_GRAPH_NODE_TYPE_MEMCPY
+
 	cuAttrMultiprocessorCount = 16 // CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT
 	cuAttrCCMajor             = 75 // CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR
 	cuAttrCCMinor             = 76 // CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR
@@ -74,6 +79,28 @@ type driverAPI struct {
 	// CUresult cuGetErrorString(CUresult error, const char **pStr)
 	cuGetErrorString func(code int32, s **byte) int32
 
+	// CUDA graphs (stream capture and replay), all optional: graphs is
+	// false when the driver lacks one of the required ones, and training
+	// then launches every op directly. The names are those of the CUDA 12
+	// and 13 headers (cuStreamBeginCapture → cuStreamBeginCapture_v2).
+	graphs bool
+	// CUresult cuStreamBeginCapture_v2(CUstream hStream, CUstreamCaptureMode mode)
+	cuStreamBeginCapture func(s uintptr, mode uint32) int32
+	// CUresult cuStreamEndCapture(CUstream hStream, CUgraph *phGraph)
+	cuStreamEndCapture func(s uintptr, g *uintptr) int32
+	// CUresult cuGraphInstantiateWithFlags(CUgraphExec *phGraphExec, CUgraph hGraph, unsigned long long flags)
+	cuGraphInstantiateWithFlags func(e *uintptr, g uintptr, flags uint64) int32
+	// CUresult cuGraphExecDestroy(CUgraphExec hGraphExec)
+	cuGraphExecDestroy func(e uintptr) int32
+	// CUresult cuGraphDestroy(CUgraph hGraph)
+	cuGraphDestroy func(g uintptr) int32
+	// CUresult cuGraphGetNodes(CUgraph hGraph, CUgraphNode *nodes, size_t *numNodes); optional
+	cuGraphGetNodes func(g uintptr, nodes *uintptr, n *uint64) int32
+	// CUresult cuGraphNodeGetType(CUgraphNode hNode, CUgraphNodeType *type); optional
+	cuGraphNodeGetType func(node uintptr, t *int32) int32
+	// rawGraphLaunch is cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream).
+	rawGraphLaunch uintptr
+
 	// Raw addresses for the allocation-free hot path (purego.SyscallN).
 	rawCtxSetCurrent   uintptr // cuCtxSetCurrent
 	rawLaunchKernel    uintptr // cuLaunchKernel
@@ -125,7 +152,23 @@ func bindDriver(l *dynlib) (*driverAPI, error) {
 	}); err != nil {
 		return nil, err
 	}
+	a.bindGraphs(l)
 	return a, nil
+}
+
+// bindGraphs binds the optional graph entry points; graphs is set only when
+// every one that capture and replay need is there.
+func (a *driverAPI) bindGraphs(l *dynlib) {
+	ok := l.bindOpt(&a.cuStreamBeginCapture, "cuStreamBeginCapture_v2")
+	ok = l.bindOpt(&a.cuStreamEndCapture, "cuStreamEndCapture") && ok
+	ok = l.bindOpt(&a.cuGraphInstantiateWithFlags, "cuGraphInstantiateWithFlags") && ok
+	ok = l.bindOpt(&a.cuGraphExecDestroy, "cuGraphExecDestroy") && ok
+	ok = l.bindOpt(&a.cuGraphDestroy, "cuGraphDestroy") && ok
+	a.rawGraphLaunch = l.optSym("cuGraphLaunch")
+	a.graphs = ok && a.rawGraphLaunch != 0
+	if !l.bindOpt(&a.cuGraphGetNodes, "cuGraphGetNodes") || !l.bindOpt(&a.cuGraphNodeGetType, "cuGraphNodeGetType") {
+		a.cuGraphGetNodes, a.cuGraphNodeGetType = nil, nil
+	}
 }
 
 // err turns a CUresult into an *Error (nil for CUDA_SUCCESS).

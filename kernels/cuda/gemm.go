@@ -60,6 +60,7 @@ func (d *Device) Gemm(transA, transB bool, m, n, k int, alpha float32, a, b kern
 	x[11] = uintptr(unsafe.Pointer(&d.scal[3]))
 	x[12], x[13] = uintptr(cb.ptr), uintptr(max(1, n))
 	r, _, _ := purego.SyscallN(d.blas.rawSgemm, x[:14]...)
+	d.launches++
 	if st := int32(r); st != 0 {
 		err := d.blas.err("cublasSgemm_v2", st)
 		if e, ok := err.(*Error); ok {

@@ -70,6 +70,24 @@ const (
 	kActForward
 	kActBackward
 	kMul
+	kGatherBatch
+	kDropoutForwardAt
+	kSGDAt
+	kAdamAt
+	kSetCounter
+	kDenseForward
+	kDenseBackward
+	kDenseForwardGather
+	kActMaxPoolForward
+	kMaxPoolActBackward
+	kBNActMaxPoolForward
+	kConvBiasForward
+	kConvBiasBackward
+	kBNStatsActMaxPoolForward
+	kPoolActBNPartialGrad
+	kBNGradDx
+	kConvBiasStatsForward
+	kConvGatherStatsForward
 	kTSNEAttract
 	kTSNERepulse
 	kTSNEReduce
@@ -82,37 +100,55 @@ const (
 // its parameter kinds, one letter per parameter: p pointer, i int, f float,
 // u unsigned long long. TestKernelSignatures checks it against the sources.
 var kernelSpecs = [numKernels]struct{ name, sig string }{
-	kGatherImages:    {"gather_images", "pppiiff"},
-	kGatherLabels:    {"gather_labels", "pppi"},
-	kAddBias:         {"add_bias", "ppiii"},
-	kBiasGrad:        {"bias_grad", "ppiii"},
-	kBNPartialStats:  {"bn_partial_stats", "ppiiii"},
-	kBNFinalizeStats: {"bn_finalize_stats", "pppppiiiiff"},
-	kBNApply:         {"bn_apply", "ppppppiii"},
-	kBNInfer:         {"bn_infer", "ppppppiiif"},
-	kBNPartialGrad:   {"bn_partial_grad", "ppppiiii"},
-	kBNFinalizeGrad:  {"bn_finalize_grad", "pppppiiii"},
-	kBNDx:            {"bn_dx", "pppppppiii"},
-	kMaxPoolForward:  {"maxpool_forward", "ppiii"},
-	kMaxPoolBackward: {"maxpool_backward", "pppiii"},
-	kLossForward:     {"loss_forward", "ipppppii"},
-	kSoftmax:         {"softmax_rows", "ppii"},
-	kDropoutForward:  {"dropout_forward", "pppiffu"},
-	kSGD:             {"sgd_step", "pppifff"},
-	kAdam:            {"adam_step", "ppppiffffff"},
-	kActForward:      {"act_forward", "ippi"},
-	kActBackward:     {"act_backward", "ipppi"},
-	kMul:             {"mul_elementwise", "pppi"},
-	kTSNEAttract:     {"tsne_attract", "ppppppii"},
-	kTSNERepulse:     {"tsne_repulse", "pppiii"},
-	kTSNEReduce:      {"tsne_reduce", "pipipi"},
-	kTSNEUpdate:      {"tsne_update", "pppppppiifff"},
-	kTSNEKNN:         {"tsne_knn", "piiipp"},
+	kGatherImages:             {"gather_images", "pppiiff"},
+	kGatherLabels:             {"gather_labels", "pppi"},
+	kAddBias:                  {"add_bias", "ppiii"},
+	kBiasGrad:                 {"bias_grad", "ppiii"},
+	kBNPartialStats:           {"bn_partial_stats", "ppiiii"},
+	kBNFinalizeStats:          {"bn_finalize_stats", "pppppiiiiff"},
+	kBNApply:                  {"bn_apply", "ppppppiii"},
+	kBNInfer:                  {"bn_infer", "ppppppiiif"},
+	kBNPartialGrad:            {"bn_partial_grad", "ppppiiii"},
+	kBNFinalizeGrad:           {"bn_finalize_grad", "pppppiiii"},
+	kBNDx:                     {"bn_dx", "pppppppiii"},
+	kMaxPoolForward:           {"maxpool_forward", "ppiii"},
+	kMaxPoolBackward:          {"maxpool_backward", "pppiii"},
+	kLossForward:              {"loss_forward", "ipppppii"},
+	kSoftmax:                  {"softmax_rows", "ppii"},
+	kDropoutForward:           {"dropout_forward", "pppiffu"},
+	kSGD:                      {"sgd_step", "pppifff"},
+	kAdam:                     {"adam_step", "ppppiffffff"},
+	kActForward:               {"act_forward", "ippi"},
+	kActBackward:              {"act_backward", "ipppi"},
+	kMul:                      {"mul_elementwise", "pppi"},
+	kGatherBatch:              {"gather_batch", "ppppppiiiff"},
+	kDropoutForwardAt:         {"dropout_forward_at", "ppppiffuu"},
+	kSGDAt:                    {"sgd_step_at", "ppppiifff"},
+	kAdamAt:                   {"adam_step_at", "pppppiifffff"},
+	kSetCounter:               {"set_counter", "pii"},
+	kDenseForward:             {"dense_forward", "pppppppiiiiffuu"},
+	kDenseBackward:            {"dense_backward", "ppppppppiiii"},
+	kDenseForwardGather:       {"dense_forward_gather", "pppppppppppiiiiiffffuu"},
+	kActMaxPoolForward:        {"act_maxpool_forward", "ipppiii"},
+	kMaxPoolActBackward:       {"maxpool_act_backward", "ipppiii"},
+	kBNActMaxPoolForward:      {"bn_act_maxpool_forward", "pppppppiiiii"},
+	kConvBiasForward:          {"conv_bias_forward", "ppppiiiiii"},
+	kConvBiasBackward:         {"conv_bias_backward", "ppppppiiiiii"},
+	kBNStatsActMaxPoolForward: {"bn_stats_act_maxpool_forward", "ppppppppppiiiiiiff"},
+	kPoolActBNPartialGrad:     {"pool_act_bn_partial_grad", "ippppppiiiii"},
+	kBNGradDx:                 {"bn_grad_dx", "pppppppppiiii"},
+	kConvBiasStatsForward:     {"conv_bias_stats_forward", "pppppiiiiiii"},
+	kConvGatherStatsForward:   {"conv_gather_stats_forward", "ppppppppppiiiiiiiiff"},
+	kTSNEAttract:              {"tsne_attract", "ppppppii"},
+	kTSNERepulse:              {"tsne_repulse", "pppiii"},
+	kTSNEReduce:               {"tsne_reduce", "pipipi"},
+	kTSNEUpdate:               {"tsne_update", "pppppppiifff"},
+	kTSNEKNN:                  {"tsne_knn", "piiipp"},
 }
 
 const (
 	blockSize = 256 // BLOCK in common.cuh
-	maxParams = 16
+	maxParams = 24
 )
 
 // kernel is a loaded function and its preallocated argument block:
@@ -174,6 +210,7 @@ func (d *Device) launch(id kernelID, grid int, args ...uint64) error {
 	//   unsigned sharedMemBytes, CUstream hStream, void **kernelParams,
 	//   void **extra)
 	r, _, _ := purego.SyscallN(d.cu.rawLaunchKernel, a[:11]...)
+	d.launches++
 	if st := int32(r); st != 0 {
 		return d.cuErrDetail("cuLaunchKernel", st, k.name)
 	}

@@ -24,6 +24,14 @@ type Row struct {
 	ImagesPerSec    float64 `json:"images_per_sec"`
 	Epochs          int     `json:"epochs"`
 	TestAccuracy    float64 `json:"test_accuracy"`
+	// GPUPath is how a GPU ran the full-batch steps (model.PathGraph or
+	// model.PathFused); empty on the CPU.
+	GPUPath string `json:"gpu_path,omitempty"`
+	// KernelsPerStep is the kernels (library calls included) of one
+	// full-batch step and HostCallsPerStep the launches the host made per
+	// step, averaged over the run (GPU only).
+	KernelsPerStep   int     `json:"kernels_per_step,omitempty"`
+	HostCallsPerStep float64 `json:"host_calls_per_step,omitempty"`
 }
 
 // BenchResult is bench.json.
@@ -66,8 +74,8 @@ func Run(dev kernels.Device, data *runs.Data, o Options) (*Result, error) {
 				return nil, fmt.Errorf("bench %s batch %d: %w", task, bs, err)
 			}
 			if o.Log != nil {
-				fmt.Fprintf(o.Log, "%s batch %d: %.3f s/epoch, %.0f images/s, test accuracy %.4f\n",
-					task, bs, row.SecondsPerEpoch, row.ImagesPerSec, row.TestAccuracy)
+				fmt.Fprintf(o.Log, "%s batch %d: %.1f ms/epoch, %.0f images/s, test accuracy %.4f%s\n",
+					task, bs, 1000*row.SecondsPerEpoch, row.ImagesPerSec, row.TestAccuracy, row.pathNote())
 			}
 			res.Rows = append(res.Rows, row)
 		}
@@ -104,12 +112,28 @@ func benchOne(dev kernels.Device, train, test *model.Resident, task string, bs i
 			secs = append(secs, st.Seconds)
 		}
 	}
+	if _, ok := dev.(kernels.LaunchCounter); ok {
+		var why string
+		row.GPUPath, why = tr.Path()
+		if why != "" && o.Log != nil {
+			fmt.Fprintf(o.Log, "%s batch %d: no CUDA graph (%s)\n", task, bs, why)
+		}
+		row.KernelsPerStep, row.HostCallsPerStep = tr.KernelsPerStep(), tr.HostCallsPerStep()
+	}
 	row.SecondsPerEpoch = median(secs)
 	row.ImagesPerSec = float64(train.N) / row.SecondsPerEpoch
 	if _, row.TestAccuracy, err = tr.Evaluate(test); err != nil {
 		return row, err
 	}
 	return row, nil
+}
+
+// pathNote is ", path P, K kernels/step, H host calls/step" for a GPU row.
+func (r Row) pathNote() string {
+	if r.GPUPath == "" {
+		return ""
+	}
+	return fmt.Sprintf(", path %s, %d kernels/step, %.2f host calls/step", r.GPUPath, r.KernelsPerStep, r.HostCallsPerStep)
 }
 
 func median(v []float64) float64 {
@@ -129,9 +153,13 @@ func median(v []float64) float64 {
 func WriteTable(w io.Writer, res, ref *Result) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	if ref == nil {
-		fmt.Fprintf(tw, "task\tbatch\ts/epoch\timages/s\ttest acc\t\n")
+		fmt.Fprintf(tw, "task\tbatch\tms/epoch\timages/s\ttest acc\tgpu path\tkernels/step\thost calls/step\t\n")
 		for _, r := range res.Rows {
-			fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.0f\t%.4f\t\n", r.Task, r.BatchSize, r.SecondsPerEpoch, r.ImagesPerSec, r.TestAccuracy)
+			path, k, h := "-", "-", "-"
+			if r.GPUPath != "" {
+				path, k, h = r.GPUPath, fmt.Sprint(r.KernelsPerStep), fmt.Sprintf("%.2f", r.HostCallsPerStep)
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.0f\t%.4f\t%s\t%s\t%s\t\n", r.Task, r.BatchSize, 1000*r.SecondsPerEpoch, r.ImagesPerSec, r.TestAccuracy, path, k, h)
 		}
 		if err := tw.Flush(); err != nil {
 			return err

@@ -27,6 +27,15 @@ inline float atomicAdd(float* p, float v)
     return old;
 }
 
+inline int atomicAdd(int* p, int v)
+{
+    int old = *p;
+    *p = old + v;
+    return old;
+}
+
+inline void __threadfence() {}
+
 inline double __longlong_as_double(long long x)
 {
     double d;

@@ -109,19 +109,21 @@ cublasStatus_t cublasSgemm_v2(void* h, int ta, int tb, int m, int n, int k, cons
         (m > 0 && n > 0 && !fakeRange(C, 4 * ((size_t)(n - 1) * ldc + m))))
         return 13; // CUBLAS_STATUS_EXECUTION_FAILED: out-of-bounds operand
     float a = *alpha, b = *beta;
-    for (int j = 0; j < n; j++) {
-        for (int i = 0; i < m; i++) {
-            double s = 0;
-            for (int l = 0; l < k; l++) {
-                float x = ta == 0 ? A[i + (size_t)l * lda] : A[l + (size_t)i * lda];
-                float y = tb == 0 ? B[l + (size_t)j * ldb] : B[j + (size_t)l * ldb];
-                s += (double)x * y;
+    fakeSubmit(((Handle*)h)->stream, [=]() {
+        for (int j = 0; j < n; j++) {
+            for (int i = 0; i < m; i++) {
+                double s = 0;
+                for (int l = 0; l < k; l++) {
+                    float x = ta == 0 ? A[i + (size_t)l * lda] : A[l + (size_t)i * lda];
+                    float y = tb == 0 ? B[l + (size_t)j * ldb] : B[j + (size_t)l * ldb];
+                    s += (double)x * y;
+                }
+                float* c = &C[i + (size_t)j * ldc];
+                // BLAS: with beta == 0, C is not read (it may hold NaN).
+                *c = b == 0.0f ? (float)(a * s) : (float)(a * s + (double)b * *c);
             }
-            float* c = &C[i + (size_t)j * ldc];
-            // BLAS: with beta == 0, C is not read (it may hold NaN).
-            *c = b == 0.0f ? (float)(a * s) : (float)(a * s + (double)b * *c);
         }
-    }
+    });
     return SUCCESS;
 }
 

@@ -23,6 +23,7 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 // The kernels are internal to this library (hidden), so names like "mul"
 // cannot clash with anything else in the process.
@@ -153,9 +154,39 @@ int theCtx, theModule;
 int ctxRefs;
 bool inited;
 thread_local void* current;
+// A stream under capture records its work (kernels, memsets, copies and,
+// through mnistgpu_fake_submit, cuBLAS and cuDNN calls) instead of running
+// it; a graph is the recorded list, run in order at each launch. An
+// operation that is not allowed during capture (a copy to or from the
+// host, a synchronisation) fails and invalidates the capture, as on a GPU.
+struct Op {
+    int type; // CUgraphNodeType: 0 kernel, 1 memcpy, 2 memset
+    std::function<void()> run;
+};
 struct Stream {
     int magic;
+    bool capturing;
+    bool invalid;
+    std::vector<Op> rec;
 };
+struct Graph {
+    int magic;
+    std::vector<Op> ops;
+    std::vector<int> types; // the nodes' types; a node handle points at one
+};
+const int kGraph = 0x6a4f, kExec = 0x6a50;
+
+bool capturing(void* s) { return s != nullptr && ((Stream*)s)->capturing; }
+
+// submit runs op now, or records it when s is capturing.
+void submit(void* s, int type, std::function<void()> fn)
+{
+    if (capturing(s)) {
+        ((Stream*)s)->rec.push_back(Op{type, std::move(fn)});
+        return;
+    }
+    fn();
+}
 
 bool haveCtx() { return current == &theCtx && ctxRefs > 0; }
 
@@ -174,7 +205,10 @@ enum {
     INVALID_CONTEXT = 201,
     INVALID_HANDLE = 400,
     NOT_FOUND = 500,
+    ILLEGAL_STATE = 401,
     ILLEGAL_ADDRESS = 700,
+    CAPTURE_UNSUPPORTED = 900,
+    CAPTURE_INVALIDATED = 901,
 };
 
 CUresult cuInit(unsigned flags)
@@ -257,7 +291,7 @@ CUresult cuStreamCreate(void** s, unsigned flags)
 {
     if (!haveCtx()) return INVALID_CONTEXT;
     if (flags != 1) return INVALID_VALUE; // the package asks for CU_STREAM_NON_BLOCKING
-    *s = new Stream{0x57e4};
+    *s = new Stream{0x57e4, false, false, {}};
     return OK;
 }
 
@@ -272,10 +306,115 @@ CUresult cuStreamDestroy_v2(void* s)
     return OK;
 }
 
+// notDuringCapture fails an operation a capturing stream does not allow
+// and invalidates the capture.
+static bool notDuringCapture(void* s)
+{
+    if (!capturing(s)) return false;
+    ((Stream*)s)->invalid = true;
+    return true;
+}
+
 CUresult cuStreamSynchronize(void* s)
 {
     if (!haveCtx()) return INVALID_CONTEXT;
-    return okStream(s) ? OK : INVALID_HANDLE;
+    if (!okStream(s)) return INVALID_HANDLE;
+    if (notDuringCapture(s)) return CAPTURE_UNSUPPORTED;
+    return OK;
+}
+
+CUresult cuStreamBeginCapture_v2(void* s, int mode)
+{
+    if (!haveCtx()) return INVALID_CONTEXT;
+    if (!okStream(s)) return INVALID_HANDLE;
+    if (mode != 2) return INVALID_VALUE; // the package captures in CU_STREAM_CAPTURE_MODE_RELAXED
+    Stream* st = (Stream*)s;
+    if (st->capturing) return ILLEGAL_STATE;
+    st->capturing = true;
+    st->invalid = false;
+    st->rec.clear();
+    return OK;
+}
+
+CUresult cuStreamEndCapture(void* s, void** g)
+{
+    if (!haveCtx()) return INVALID_CONTEXT;
+    if (!okStream(s)) return INVALID_HANDLE;
+    Stream* st = (Stream*)s;
+    if (!st->capturing) return ILLEGAL_STATE;
+    st->capturing = false;
+    *g = nullptr;
+    if (st->invalid) {
+        st->rec.clear();
+        return CAPTURE_INVALIDATED;
+    }
+    Graph* gr = new Graph{kGraph, std::move(st->rec), {}};
+    for (auto& op : gr->ops) gr->types.push_back(op.type);
+    st->rec.clear();
+    *g = gr;
+    return OK;
+}
+
+static Graph* asGraph(void* g, int magic) { return g != nullptr && ((Graph*)g)->magic == magic ? (Graph*)g : nullptr; }
+
+CUresult cuGraphInstantiateWithFlags(void** e, void* g, unsigned long long flags)
+{
+    if (!haveCtx()) return INVALID_CONTEXT;
+    Graph* gr = asGraph(g, kGraph);
+    if (!gr) return INVALID_HANDLE;
+    if (flags != 0) return INVALID_VALUE;
+    *e = new Graph{kExec, gr->ops, gr->types};
+    return OK;
+}
+
+CUresult cuGraphLaunch(void* e, void* s)
+{
+    if (!haveCtx()) return INVALID_CONTEXT;
+    Graph* ex = asGraph(e, kExec);
+    if (!ex) return INVALID_HANDLE;
+    if (!okStream(s)) return INVALID_HANDLE;
+    if (capturing(s)) return CAPTURE_UNSUPPORTED; // the package never nests graphs
+    for (auto& op : ex->ops) op.run();
+    return OK;
+}
+
+CUresult cuGraphExecDestroy(void* e)
+{
+    Graph* ex = asGraph(e, kExec);
+    if (!ex) return INVALID_HANDLE;
+    ex->magic = 0;
+    delete ex;
+    return OK;
+}
+
+CUresult cuGraphDestroy(void* g)
+{
+    Graph* gr = asGraph(g, kGraph);
+    if (!gr) return INVALID_HANDLE;
+    gr->magic = 0;
+    delete gr;
+    return OK;
+}
+
+CUresult cuGraphGetNodes(void* g, void** nodes, size_t* n)
+{
+    Graph* gr = asGraph(g, kGraph);
+    if (!gr || n == nullptr) return INVALID_VALUE;
+    if (nodes == nullptr) {
+        *n = gr->types.size();
+        return OK;
+    }
+    size_t k = *n < gr->types.size() ? *n : gr->types.size();
+    for (size_t i = 0; i < k; i++) nodes[i] = &gr->types[i];
+    *n = k;
+    return OK;
+}
+
+CUresult cuGraphNodeGetType(void* node, int* t)
+{
+    if (node == nullptr) return INVALID_VALUE;
+    *t = *(int*)node;
+    return OK;
 }
 
 CUresult cuMemAlloc_v2(unsigned long long* p, size_t n)
@@ -322,6 +461,7 @@ CUresult cuMemcpyHtoDAsync_v2(unsigned long long dst, const void* src, size_t n,
     if (!haveCtx()) return INVALID_CONTEXT;
     if (!okStream(s)) return INVALID_HANDLE;
     if (!find(dst, n)) return INVALID_VALUE;
+    if (notDuringCapture(s)) return CAPTURE_UNSUPPORTED;
     memcpy((void*)dst, src, n);
     return OK;
 }
@@ -331,6 +471,7 @@ CUresult cuMemcpyDtoHAsync_v2(void* dst, unsigned long long src, size_t n, void*
     if (!haveCtx()) return INVALID_CONTEXT;
     if (!okStream(s)) return INVALID_HANDLE;
     if (!find(src, n)) return INVALID_VALUE;
+    if (notDuringCapture(s)) return CAPTURE_UNSUPPORTED;
     memcpy(dst, (void*)src, n);
     return OK;
 }
@@ -340,7 +481,7 @@ CUresult cuMemcpyDtoDAsync_v2(unsigned long long dst, unsigned long long src, si
     if (!haveCtx()) return INVALID_CONTEXT;
     if (!okStream(s)) return INVALID_HANDLE;
     if (!find(dst, n) || !find(src, n)) return INVALID_VALUE;
-    memmove((void*)dst, (void*)src, n);
+    submit(s, 1, [dst, src, n]() { memmove((void*)dst, (void*)src, n); });
     return OK;
 }
 
@@ -349,7 +490,7 @@ CUresult cuMemsetD8Async(unsigned long long dst, unsigned char v, size_t n, void
     if (!haveCtx()) return INVALID_CONTEXT;
     if (!okStream(s)) return INVALID_HANDLE;
     if (!find(dst, n)) return INVALID_VALUE;
-    memset((void*)dst, v, n);
+    submit(s, 2, [dst, v, n]() { memset((void*)dst, v, n); });
     return OK;
 }
 
@@ -358,8 +499,10 @@ CUresult cuMemsetD32Async(unsigned long long dst, unsigned v, size_t n, void* s)
     if (!haveCtx()) return INVALID_CONTEXT;
     if (!okStream(s)) return INVALID_HANDLE;
     if (dst % 4 != 0 || !find(dst, 4 * n)) return INVALID_VALUE;
-    unsigned* p = (unsigned*)dst;
-    for (size_t i = 0; i < n; i++) p[i] = v;
+    submit(s, 2, [dst, v, n]() {
+        unsigned* p = (unsigned*)dst;
+        for (size_t i = 0; i < n; i++) p[i] = v;
+    });
     return OK;
 }
 
@@ -403,13 +546,16 @@ CUresult cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned
         extra != nullptr || params == nullptr || (bx & (bx - 1)) != 0)
         return INVALID_VALUE;
     std::function<void()> fn = k->make(params); // copies the arguments, as the driver does
-    runGrid(fn, gx, bx);
+    submit(s, 0, [fn, gx, bx]() mutable { runGrid(fn, gx, bx); });
     return OK;
 }
 
 // Hooks for the fake cuBLAS and cuDNN (fakehooks.h).
 int mnistgpu_fake_check(unsigned long long p, size_t n) { return find(p, n) != nullptr; }
 int mnistgpu_fake_have_ctx() { return haveCtx(); }
+// mnistgpu_fake_submit runs a library call's work now or, when stream is
+// capturing, records it as a kernel node to run at each launch of the graph.
+void mnistgpu_fake_submit(void* stream, std::function<void()>* fn) { submit(stream, 0, *fn); }
 
 static const char* errName(int e)
 {
@@ -423,6 +569,9 @@ static const char* errName(int e)
     case INVALID_CONTEXT: return "CUDA_ERROR_INVALID_CONTEXT";
     case INVALID_HANDLE: return "CUDA_ERROR_INVALID_HANDLE";
     case NOT_FOUND: return "CUDA_ERROR_NOT_FOUND";
+    case ILLEGAL_STATE: return "CUDA_ERROR_ILLEGAL_STATE";
+    case CAPTURE_UNSUPPORTED: return "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED";
+    case CAPTURE_INVALIDATED: return "CUDA_ERROR_STREAM_CAPTURE_INVALIDATED";
     }
     return nullptr;
 }

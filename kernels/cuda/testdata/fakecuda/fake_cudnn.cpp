@@ -307,6 +307,9 @@ static void convFwd(Tensor* xd, const float* x, Filter* wd, const float* w, Conv
                 }
 }
 
+static void bwdData(Tensor* xt, Tensor* yt, Filter* f, Conv* c, const float* w, const float* dy, float* dx, float alpha, float beta);
+static void bwdFilter(Tensor* xt, Tensor* yt, Filter* f, Conv* c, const float* x, const float* dy, float* dw, float alpha, float beta);
+
 // Real cuDNN kernels may use 16-byte vector loads: the fake insists.
 static cudnnStatus_t checkAlign(const void* a, const void* b, const void* c)
 {
@@ -333,7 +336,11 @@ cudnnStatus_t cudnnConvolutionForward(void* h, const float* alpha, void* xd, con
     CHECK(checkWS(algo, T(xd), ws, wsBytes));
     CHECK(checkAlign(x, w, y));
     if (!fakeRange(x, sz(T(xd))) || !fakeRange(w, szf(F(wd))) || !fakeRange(y, sz(T(yd)))) return fail(BAD_PARAM, "buffer smaller than its descriptor");
-    convFwd(T(xd), x, F(wd), w, C(cd), T(yd), y, *alpha, *beta);
+    Tensor X = *T(xd), Y = *T(yd);
+    Filter W = *F(wd);
+    Conv Cv = *C(cd);
+    float a = *alpha, b = *beta;
+    fakeSubmit(H(h)->stream, [=]() mutable { convFwd(&X, x, &W, w, &Cv, &Y, y, a, b); });
     return SUCCESS;
 }
 
@@ -349,6 +356,14 @@ cudnnStatus_t cudnnConvolutionBackwardData(void* h, const float* alpha, void* wd
     CHECK(checkWS(algo, xt, ws, wsBytes));
     CHECK(checkAlign(w, dy, dx));
     if (!fakeRange(w, szf(f)) || !fakeRange(dy, sz(yt)) || !fakeRange(dx, sz(xt))) return fail(BAD_PARAM, "buffer smaller than its descriptor");
+    fakeSubmit(H(h)->stream, [X = *xt, Y = *yt, Fl = *f, Cv = *c, w, dy, dx, a = *alpha, b = *beta]() mutable {
+        bwdData(&X, &Y, &Fl, &Cv, w, dy, dx, a, b);
+    });
+    return SUCCESS;
+}
+
+static void bwdData(Tensor* xt, Tensor* yt, Filter* f, Conv* c, const float* w, const float* dy, float* dx, float alpha, float beta)
+{
     std::vector<double> acc((size_t)xt->n * xt->c * xt->h * xt->w, 0.0);
     for (int n = 0; n < yt->n; n++)
         for (int k = 0; k < yt->c; k++)
@@ -363,8 +378,7 @@ cudnnStatus_t cudnnConvolutionBackwardData(void* h, const float* alpha, void* wd
                                 acc[((n * xt->c + ch) * xt->h + ih) * xt->w + iw] += g * w[((k * f->c + ch) * f->h + r) * f->w + q];
                             }
                 }
-    for (size_t i = 0; i < acc.size(); i++) dx[i] = *beta == 0 ? (float)(*alpha * acc[i]) : (float)(*alpha * acc[i] + *beta * dx[i]);
-    return SUCCESS;
+    for (size_t i = 0; i < acc.size(); i++) dx[i] = beta == 0 ? (float)(alpha * acc[i]) : (float)(alpha * acc[i] + beta * dx[i]);
 }
 
 cudnnStatus_t cudnnConvolutionBackwardFilter(void* h, const float* alpha, void* xd, const float* x, void* dyd, const float* dy, void* cd,
@@ -379,6 +393,14 @@ cudnnStatus_t cudnnConvolutionBackwardFilter(void* h, const float* alpha, void* 
     CHECK(checkWS(algo, xt, ws, wsBytes));
     CHECK(checkAlign(x, dy, dw));
     if (!fakeRange(x, sz(xt)) || !fakeRange(dy, sz(yt)) || !fakeRange(dw, szf(f))) return fail(BAD_PARAM, "buffer smaller than its descriptor");
+    fakeSubmit(H(h)->stream, [X = *xt, Y = *yt, Fl = *f, Cv = *c, x, dy, dw, a = *alpha, b = *beta]() mutable {
+        bwdFilter(&X, &Y, &Fl, &Cv, x, dy, dw, a, b);
+    });
+    return SUCCESS;
+}
+
+static void bwdFilter(Tensor* xt, Tensor* yt, Filter* f, Conv* c, const float* x, const float* dy, float* dw, float alpha, float beta)
+{
     for (int k = 0; k < f->k; k++)
         for (int ch = 0; ch < f->c; ch++)
             for (int r = 0; r < f->h; r++)
@@ -392,9 +414,8 @@ cudnnStatus_t cudnnConvolutionBackwardFilter(void* h, const float* alpha, void* 
                                 s += (double)x[((n * xt->c + ch) * xt->h + ih) * xt->w + iw] * dy[((n * yt->c + k) * yt->h + oh) * yt->w + ow];
                             }
                     float* o = &dw[((k * f->c + ch) * f->h + r) * f->w + q];
-                    *o = *beta == 0 ? (float)(*alpha * s) : (float)(*alpha * s + *beta * *o);
+                    *o = beta == 0 ? (float)(alpha * s) : (float)(alpha * s + beta * *o);
                 }
-    return SUCCESS;
 }
 
 // Find*Ex: the same two algorithms, restricted to the workspace offered.
@@ -452,27 +473,30 @@ cudnnStatus_t cudnnBatchNormalizationForwardTraining(void* h, int mode, const fl
     if (eps <= 0 || factor < 0 || factor > 1) return fail(BAD_PARAM, "bad epsilon or factor");
     int N = xt->n, Ch = xt->c, S = xt->h * xt->w;
     double M = (double)N * S;
-    for (int c = 0; c < Ch; c++) {
-        double s = 0, s2 = 0;
-        for (int n = 0; n < N; n++)
-            for (int i = 0; i < S; i++) {
-                double v = x[((size_t)n * Ch + c) * S + i];
-                s += v;
-                s2 += v * v;
-            }
-        double mean = s / M, var = s2 / M - mean * mean;
-        double is = 1.0 / sqrt(var + eps);
-        for (int n = 0; n < N; n++)
-            for (int i = 0; i < S; i++) {
-                size_t k = ((size_t)n * Ch + c) * S + i;
-                double v = scale[c] * (x[k] - mean) * is + bias[c];
-                y[k] = *beta == 0 ? (float)(*alpha * v) : (float)(*alpha * v + *beta * y[k]);
-            }
-        runMean[c] = (float)((1 - factor) * runMean[c] + factor * mean);
-        runVar[c] = (float)((1 - factor) * runVar[c] + factor * var * M / (M - 1));
-        if (saveMean) saveMean[c] = (float)mean;
-        if (saveInvVar) saveInvVar[c] = (float)is;
-    }
+    float a_ = *alpha, b_ = *beta;
+    fakeSubmit(H(h)->stream, [=]() {
+        for (int c = 0; c < Ch; c++) {
+            double s = 0, s2 = 0;
+            for (int n = 0; n < N; n++)
+                for (int i = 0; i < S; i++) {
+                    double v = x[((size_t)n * Ch + c) * S + i];
+                    s += v;
+                    s2 += v * v;
+                }
+            double mean = s / M, var = s2 / M - mean * mean;
+            double is = 1.0 / sqrt(var + eps);
+            for (int n = 0; n < N; n++)
+                for (int i = 0; i < S; i++) {
+                    size_t k = ((size_t)n * Ch + c) * S + i;
+                    double v = scale[c] * (x[k] - mean) * is + bias[c];
+                    y[k] = b_ == 0 ? (float)(a_ * v) : (float)(a_ * v + b_ * y[k]);
+                }
+            runMean[c] = (float)((1 - factor) * runMean[c] + factor * mean);
+            runVar[c] = (float)((1 - factor) * runVar[c] + factor * var * M / (M - 1));
+            if (saveMean) saveMean[c] = (float)mean;
+            if (saveInvVar) saveInvVar[c] = (float)is;
+        }
+    });
     return SUCCESS;
 }
 
@@ -483,13 +507,16 @@ cudnnStatus_t cudnnBatchNormalizationForwardInference(void* h, int mode, const f
     Tensor *xt = T(xd), *yt = T(yd), *bt = T(bnd);
     if (!H(h) || mode != 1 || !bnShapes(xt, bt) || !yt || sz(xt) != sz(yt)) return fail(BAD_PARAM, "bad batch norm arguments");
     int N = xt->n, Ch = xt->c, S = xt->h * xt->w;
-    for (int c = 0; c < Ch; c++)
-        for (int n = 0; n < N; n++)
-            for (int i = 0; i < S; i++) {
-                size_t k = ((size_t)n * Ch + c) * S + i;
-                double v = scale[c] * (x[k] - mean[c]) / sqrt(var[c] + eps) + bias[c];
-                y[k] = *beta == 0 ? (float)(*alpha * v) : (float)(*alpha * v + *beta * y[k]);
-            }
+    float a_ = *alpha, b_ = *beta;
+    fakeSubmit(H(h)->stream, [=]() {
+        for (int c = 0; c < Ch; c++)
+            for (int n = 0; n < N; n++)
+                for (int i = 0; i < S; i++) {
+                    size_t k = ((size_t)n * Ch + c) * S + i;
+                    double v = scale[c] * (x[k] - mean[c]) / sqrt(var[c] + eps) + bias[c];
+                    y[k] = b_ == 0 ? (float)(a_ * v) : (float)(a_ * v + b_ * y[k]);
+                }
+    });
     return SUCCESS;
 }
 
@@ -503,25 +530,28 @@ cudnnStatus_t cudnnBatchNormalizationBackward(void* h, int mode, const float* aD
     if (!saveMean || !saveInvVar) return fail(NOT_SUPPORTED, "the fake needs the saved statistics");
     int N = xt->n, Ch = xt->c, S = xt->h * xt->w;
     double M = (double)N * S;
-    for (int c = 0; c < Ch; c++) {
-        double mean = saveMean[c], is = saveInvVar[c];
-        double sdy = 0, sdyx = 0;
-        for (int n = 0; n < N; n++)
-            for (int i = 0; i < S; i++) {
-                size_t k = ((size_t)n * Ch + c) * S + i;
-                sdy += dy[k];
-                sdyx += dy[k] * (x[k] - mean) * is;
-            }
-        for (int n = 0; n < N; n++)
-            for (int i = 0; i < S; i++) {
-                size_t k = ((size_t)n * Ch + c) * S + i;
-                double xh = (x[k] - mean) * is;
-                double v = scale[c] * is * (dy[k] - sdy / M - xh * sdyx / M);
-                dx[k] = *bD == 0 ? (float)(*aD * v) : (float)(*aD * v + *bD * dx[k]);
-            }
-        dScale[c] = *bP == 0 ? (float)(*aP * sdyx) : (float)(*aP * sdyx + *bP * dScale[c]);
-        dBias[c] = *bP == 0 ? (float)(*aP * sdy) : (float)(*aP * sdy + *bP * dBias[c]);
-    }
+    float aD_ = *aD, bD_ = *bD, aP_ = *aP, bP_ = *bP;
+    fakeSubmit(H(h)->stream, [=]() {
+        for (int c = 0; c < Ch; c++) {
+            double mean = saveMean[c], is = saveInvVar[c];
+            double sdy = 0, sdyx = 0;
+            for (int n = 0; n < N; n++)
+                for (int i = 0; i < S; i++) {
+                    size_t k = ((size_t)n * Ch + c) * S + i;
+                    sdy += dy[k];
+                    sdyx += dy[k] * (x[k] - mean) * is;
+                }
+            for (int n = 0; n < N; n++)
+                for (int i = 0; i < S; i++) {
+                    size_t k = ((size_t)n * Ch + c) * S + i;
+                    double xh = (x[k] - mean) * is;
+                    double v = scale[c] * is * (dy[k] - sdy / M - xh * sdyx / M);
+                    dx[k] = bD_ == 0 ? (float)(aD_ * v) : (float)(aD_ * v + bD_ * dx[k]);
+                }
+            dScale[c] = bP_ == 0 ? (float)(aP_ * sdyx) : (float)(aP_ * sdyx + bP_ * dScale[c]);
+            dBias[c] = bP_ == 0 ? (float)(aP_ * sdy) : (float)(aP_ * sdy + bP_ * dBias[c]);
+        }
+    });
     return SUCCESS;
 }
 

@@ -1,0 +1,280 @@
+package cpu
+
+import (
+	"fmt"
+
+	"mnistgpu/kernels"
+)
+
+// The step ops (kernels.StepOps): the same work as GatherImages,
+// GatherLabels, DropoutForward and Adam, with the batch offset and the step
+// number read from the step counter buffer. The CPU device runs them at
+// once, so reading the counter on the host is the device reading it.
+
+// counter returns the step counter's slice.
+func (d *Device) counter(op string, ctr kernels.Buffer) ([]int32, error) {
+	return d.i32(op, "ctr", ctr, kernels.CtrLen)
+}
+
+// GatherBatch gathers the n samples perm lists from ctr[CtrOffset] on.
+func (d *Device) GatherBatch(n, dim int, data, labels, perm, ctr, images, batchLabels kernels.Buffer, mean, std float32) error {
+	const op = "GatherBatch"
+	if n < 0 || dim < 0 {
+		return fmt.Errorf("cpu: %s: negative size n=%d d=%d", op, n, dim)
+	}
+	if std == 0 {
+		return fmt.Errorf("cpu: %s: std is 0", op)
+	}
+	c, err := d.counter(op, ctr)
+	if err != nil {
+		return err
+	}
+	ds, err := d.u8(op, "data", data)
+	if err != nil {
+		return err
+	}
+	ls, err := d.u8(op, "labels", labels)
+	if err != nil {
+		return err
+	}
+	pb, err := d.buf(op, "perm", perm)
+	if err != nil {
+		return err
+	}
+	if pb.dt != kernels.I32 {
+		return fmt.Errorf("cpu: %s: perm is %v, want i32", op, pb.dt)
+	}
+	ps := pb.i32
+	off := int(c[kernels.CtrOffset])
+	if off < 0 || off+n > len(ps) {
+		return fmt.Errorf("cpu: %s: batch [%d, %d) outside the permutation's %d entries", op, off, off+n, len(ps))
+	}
+	is := ps[off : off+n : off+n]
+	out, err := d.f32(op, "images", images, n*dim)
+	if err != nil {
+		return err
+	}
+	lo, err := d.i32(op, "batchLabels", batchLabels, n)
+	if err != nil {
+		return err
+	}
+	rows := 0
+	if dim > 0 {
+		rows = len(ds) / dim
+	}
+	for i, r := range is {
+		if r < 0 || int(r) >= rows || int(r) >= len(ls) {
+			return fmt.Errorf("cpu: %s: perm[%d] = %d outside the data set's %d rows", op, off+i, r, min(rows, len(ls)))
+		}
+	}
+	t := &d.gather
+	for v := range t.lut {
+		t.lut[v] = (float32(v)/255 - mean) / std
+	}
+	t.d, t.data, t.idx, t.dst = dim, ds, is, out
+	d.pool.parallel(t, n, ceilDiv(elemGrain, max(dim, 1)))
+	t.data, t.idx, t.dst = nil, nil, nil
+	for i, r := range is {
+		lo[i] = int32(ls[r])
+	}
+	return nil
+}
+
+// DropoutForwardAt is DropoutForward at step ctr[CtrStep]<<8 | sub.
+func (d *Device) DropoutForwardAt(count int, p float32, seed, sub uint64, ctr, x, mask, y kernels.Buffer) error {
+	c, err := d.counter("DropoutForwardAt", ctr)
+	if err != nil {
+		return err
+	}
+	return d.DropoutForward(count, p, seed, uint64(c[kernels.CtrStep])<<8|sub, x, mask, y)
+}
+
+// SGDAt is SGD, then the counter's advance by a batch of n.
+func (d *Device) SGDAt(count int, lr, momentum, wd float32, n int, ctr, params, grads, vel kernels.Buffer) error {
+	c, err := d.counter("SGDAt", ctr)
+	if err != nil {
+		return err
+	}
+	if err := d.SGD(count, lr, momentum, wd, params, grads, vel); err != nil {
+		return err
+	}
+	advance(c, n)
+	return nil
+}
+
+// AdamAt is Adam at step ctr[CtrStep] + 1, then the counter's advance.
+func (d *Device) AdamAt(count int, lr, beta1, beta2, eps, wd float32, n int, ctr, params, grads, m, v kernels.Buffer) error {
+	c, err := d.counter("AdamAt", ctr)
+	if err != nil {
+		return err
+	}
+	if err := d.Adam(count, lr, beta1, beta2, eps, wd, int(c[kernels.CtrStep])+1, params, grads, m, v); err != nil {
+		return err
+	}
+	advance(c, n)
+	return nil
+}
+
+// advance moves the counter c to the next step after a batch of n.
+func advance(c []int32, n int) {
+	c[kernels.CtrOffset] += int32(n)
+	c[kernels.CtrStep]++
+}
+
+// SetCounter writes offset and step into ctr.
+func (d *Device) SetCounter(ctr kernels.Buffer, offset, step int) error {
+	c, err := d.counter("SetCounter", ctr)
+	if err != nil {
+		return err
+	}
+	c[kernels.CtrOffset], c[kernels.CtrStep], c[kernels.CtrDone] = int32(offset), int32(step), 0
+	return nil
+}
+
+// DenseForward composes Gemm, AddBias, ActForward and DropoutForwardAt,
+// which give the same bits as the separate layers.
+func (d *Device) DenseForward(n, in, out int, act kernels.Activation, p float32, seed, sub uint64, ctr, x, w, b, a, mask, y kernels.Buffer) error {
+	if err := d.Gemm(false, true, n, out, in, 1, x, w, 0, a); err != nil {
+		return err
+	}
+	if err := d.AddBias(n, out, 1, a, b); err != nil {
+		return err
+	}
+	if act != kernels.Identity {
+		if err := d.ActForward(act, n*out, a, a); err != nil {
+			return err
+		}
+	}
+	if isNil(mask) {
+		return nil
+	}
+	return d.DropoutForwardAt(n*out, p, seed, sub, ctr, a, mask, y)
+}
+
+// DenseForwardGather composes GatherBatch and DenseForward.
+func (d *Device) DenseForwardGather(n, in, out int, data, labels, perm, ctr kernels.Buffer, mean, std float32, x, batchLabels kernels.Buffer,
+	act kernels.Activation, p float32, seed, sub uint64, w, b, a, mask, y kernels.Buffer) error {
+	if err := d.GatherBatch(n, in, data, labels, perm, ctr, x, batchLabels, mean, std); err != nil {
+		return err
+	}
+	return d.DenseForward(n, in, out, act, p, seed, sub, ctr, x, w, b, a, mask, y)
+}
+
+// DenseBackward composes Gemm, BiasGrad, Mul and ActBackward.
+func (d *Device) DenseBackward(n, in, out int, dy, x, w, dw, db kernels.Buffer, act kernels.Activation, a, mask, dx kernels.Buffer) error {
+	if err := d.Gemm(true, false, out, in, n, 1, dy, x, 0, dw); err != nil {
+		return err
+	}
+	if err := d.BiasGrad(n, out, 1, dy, db); err != nil {
+		return err
+	}
+	if isNil(dx) {
+		return nil
+	}
+	if err := d.Gemm(false, false, n, in, out, 1, dy, w, 0, dx); err != nil {
+		return err
+	}
+	if !isNil(mask) {
+		if err := d.Mul(n*in, dx, mask, dx); err != nil {
+			return err
+		}
+	}
+	if isNil(a) || act == kernels.Identity {
+		return nil
+	}
+	return d.ActBackward(act, n*in, a, a, dx, dx)
+}
+
+// ActPoolForward composes ActForward and pool.Forward.
+func (d *Device) ActPoolForward(act kernels.Activation, pool kernels.MaxPool, n int, x, y, pooled kernels.Buffer) error {
+	p, ok := pool.(*maxPool)
+	if !ok || p.d != d {
+		return fmt.Errorf("cpu: ActPoolForward: pool is %T, not a max-pool of this device", pool)
+	}
+	if err := d.ActForward(act, n*p.ch*p.h*p.w, x, y); err != nil {
+		return err
+	}
+	return p.Forward(n, y, pooled)
+}
+
+// BNActPoolForward composes bn.ForwardTrain and ActPoolForward.
+func (d *Device) BNActPoolForward(bn kernels.BatchNorm, act kernels.Activation, pool kernels.MaxPool, n int, x, gamma, beta, runMean, runVar,
+	saveMean, saveInvStd, bnY, actY, pooled kernels.Buffer) error {
+	if err := bn.ForwardTrain(n, x, gamma, beta, runMean, runVar, bnY, saveMean, saveInvStd); err != nil {
+		return err
+	}
+	return d.ActPoolForward(act, pool, n, bnY, actY, pooled)
+}
+
+// PoolActBackward composes pool.Backward and ActBackward (in place).
+func (d *Device) PoolActBackward(act kernels.Activation, pool kernels.MaxPool, n int, y, dpooled, dx kernels.Buffer) error {
+	p, ok := pool.(*maxPool)
+	if !ok || p.d != d {
+		return fmt.Errorf("cpu: PoolActBackward: pool is %T, not a max-pool of this device", pool)
+	}
+	// Backward checks its pooled output's size but does not read it:
+	// dpooled has that size.
+	if err := p.Backward(n, y, dpooled, dpooled, dx); err != nil {
+		return err
+	}
+	return d.ActBackward(act, n*p.ch*p.h*p.w, y, y, dx, dx)
+}
+
+// ConvBiasForward composes conv.Forward and AddBias.
+func (d *Device) ConvBiasForward(s kernels.ConvShape, conv kernels.Conv2D, n int, x, w, b, y kernels.Buffer) error {
+	if err := conv.Forward(n, x, w, y); err != nil {
+		return err
+	}
+	return d.AddBias(n, s.OutC, s.H*s.W, y, b)
+}
+
+// ConvBiasBackward composes BiasGrad, conv.BackwardFilter and BackwardData.
+func (d *Device) ConvBiasBackward(s kernels.ConvShape, conv kernels.Conv2D, n int, x, dy, w, dw, db, dx kernels.Buffer) error {
+	if err := d.BiasGrad(n, s.OutC, s.H*s.W, dy, db); err != nil {
+		return err
+	}
+	if err := conv.BackwardFilter(n, x, dy, dw); err != nil {
+		return err
+	}
+	if isNil(dx) {
+		return nil
+	}
+	return conv.BackwardData(n, dy, w, dx)
+}
+
+// ConvBNActPoolForward composes ConvBiasForward and BNActPoolForward.
+func (d *Device) ConvBNActPoolForward(s kernels.ConvShape, conv kernels.Conv2D, bn kernels.BatchNorm, act kernels.Activation, pool kernels.MaxPool,
+	n int, x, w, b, convY, gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled kernels.Buffer) error {
+	if err := d.ConvBiasForward(s, conv, n, x, w, b, convY); err != nil {
+		return err
+	}
+	return d.BNActPoolForward(bn, act, pool, n, convY, gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled)
+}
+
+// ConvBNActPoolForwardGather composes GatherBatch and ConvBNActPoolForward.
+func (d *Device) ConvBNActPoolForwardGather(data, labels, perm, ctr kernels.Buffer, mean, std float32, batchLabels kernels.Buffer,
+	s kernels.ConvShape, conv kernels.Conv2D, bn kernels.BatchNorm, act kernels.Activation, pool kernels.MaxPool, n int,
+	x, w, b, convY, gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled kernels.Buffer) error {
+	if err := d.GatherBatch(n, s.C*s.H*s.W, data, labels, perm, ctr, x, batchLabels, mean, std); err != nil {
+		return err
+	}
+	return d.ConvBNActPoolForward(s, conv, bn, act, pool, n, x, w, b, convY, gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled)
+}
+
+// PoolActBNBackward composes PoolActBackward and bn.Backward.
+func (d *Device) PoolActBNBackward(bn kernels.BatchNorm, act kernels.Activation, pool kernels.MaxPool, n int, actY, dpooled, g, x, gamma,
+	saveMean, saveInvStd, dx, dgamma, dbeta kernels.Buffer) error {
+	if err := d.PoolActBackward(act, pool, n, actY, dpooled, g); err != nil {
+		return err
+	}
+	return bn.Backward(n, x, g, gamma, saveMean, saveInvStd, dx, dgamma, dbeta)
+}
+
+// isNil says whether an optional buffer argument was left out.
+func isNil(b kernels.Buffer) bool {
+	if b == nil {
+		return true
+	}
+	cb, ok := b.(*Buffer)
+	return ok && cb == nil
+}
