@@ -89,11 +89,12 @@ type failingDevice struct {
 	left int
 }
 
-func (d *failingDevice) SGD(n int, lr, momentum, wd float32, w, g, v kernels.Buffer) error {
+// SGDAt is the optimizer update of the training step (model/step.go).
+func (d *failingDevice) SGDAt(count int, lr, momentum, wd float32, n int, ctr, w, g, v kernels.Buffer) error {
 	if d.left--; d.left < 0 {
 		return errors.New("device lost")
 	}
-	return d.Device.SGD(n, lr, momentum, wd, w, g, v)
+	return d.Device.SGDAt(count, lr, momentum, wd, n, ctr, w, g, v)
 }
 
 // TestFailedRunKeepsLog checks that a run failing in its second epoch keeps

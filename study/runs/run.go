@@ -123,6 +123,13 @@ type Metrics struct {
 	// before it was recorded), and Why the divergence message.
 	Status string `json:"status,omitempty"`
 	Why    string `json:"diverged,omitempty"`
+	// StepPath is how the full-batch training steps ran (model.PathGraph or
+	// model.PathFused), StepPathWhy why a graph was not used when one was
+	// wanted, and KernelsPerStep the kernels of one step on a device that
+	// counts them (the GPU).
+	StepPath       string `json:"step_path,omitempty"`
+	StepPathWhy    string `json:"step_path_why,omitempty"`
+	KernelsPerStep int    `json:"kernels_per_step,omitempty"`
 }
 
 // summary is the one line a run or an evaluation ends with.
@@ -382,6 +389,8 @@ func Run(cfg Config, dev kernels.Device, data *Data, dir string, o Options) (res
 		m.TrainSeconds += st.Seconds
 	}
 	m.Params, m.Device = net.NumParams(), dev.Name()
+	m.StepPath, m.StepPathWhy = tr.Path()
+	m.KernelsPerStep = tr.KernelsPerStep()
 	m.Status = StatusFinished
 	if res.Diverged != "" {
 		m.Status, m.Why = StatusDiverged, res.Diverged
