@@ -65,6 +65,15 @@ func TestChecks(t *testing.T) {
 		{"index high", CheckIndices("Op", []int32{0, 4}, 4), "idx[1] = 4 outside the 4 rows"},
 		{"index negative", CheckIndices("Op", []int32{-1}, 4), "idx[0] = -1"},
 		{"label high", CheckLabels("Op", []int32{9, 10}, 10), "label 10 at row 1"},
+		{"conv shape even K", CheckConvShape(ConvShape{C: 1, H: 2, W: 2, K: 2, OutC: 1}, 1), "K must be odd"},
+		{"conv ok", CheckConv("Conv2D.Forward", ConvShape{C: 1, H: 2, W: 2, K: 1, OutC: 1}, 2, 1, f4, f4, f4), ""},
+		{"conv n 0", CheckConv("Conv2D.Forward", ConvShape{C: 1, H: 2, W: 2, K: 1, OutC: 1}, 2, 0, f4, f4, f4), "n = 0 outside [1, 2]"},
+		{"conv short dx", CheckConv("Conv2D.BackwardData", ConvShape{C: 1, H: 2, W: 2, K: 1, OutC: 1}, 2, 2, f8, f4, f4), "dx has 4"},
+		{"bn eps", CheckBatchNormShape(1, 1, 1, 0), "eps"},
+		{"bn one value", CheckBatchNormTrain(1, 1, 1, 1, f4, f4, f4, f4, f4, f4, f4, f4), "more than 1 value"},
+		{"bn short dbeta", CheckBatchNormBackward(2, 2, 1, 1, f4, f4, f4, f4, f4, f4, f4, &buf{F32, 1}), "dbeta has 1"},
+		{"pool h 1", CheckMaxPoolShape(1, 1, 2, 1), "bad shape"},
+		{"pool short dy", CheckMaxPool("MaxPool.Backward", 1, 4, 4, 2, 2, &buf{F32, 32}, f8, &buf{F32, 7}, &buf{F32, 32}), "dy has 7"},
 	}
 	for _, c := range cases {
 		if c.want == "" {
@@ -89,7 +98,7 @@ func TestChecksAllocateNothing(t *testing.T) {
 	idx := []int32{0, 1, 2, 3}
 	var host any = make([]float32, 4) // Download's argument is boxed by its caller
 	allocs := testing.AllocsPerRun(100, func() {
-		var errs [8]error
+		var errs [10]error
 		errs[0] = CheckLoss(CrossEntropy, 1, 4, f4, i4, nil, f4, f4)
 		errs[1] = CheckGatherImages(2, 2, u4, i4, f4, 1)
 		errs[2] = CheckAdam(4, 1, f4, f4, f4, f4)
@@ -98,6 +107,8 @@ func TestChecksAllocateNothing(t *testing.T) {
 		errs[5] = CheckGemm(2, 2, 2, f4, f4, f4)
 		errs[6] = CheckDownload(host, f4)
 		errs[7] = CheckSGD(4, 0.9, f4, f4, f4)
+		errs[8] = CheckBatchNormTrain(2, 1, 2, 2, f4, f4, f4, f4, f4, f4, f4, f4)
+		errs[9] = CheckConv("Conv2D.BackwardFilter", ConvShape{C: 1, H: 2, W: 2, K: 1, OutC: 1}, 1, 1, f4, f4, f4)
 		for _, err := range errs {
 			if err != nil {
 				t.Fatal(err)

@@ -28,6 +28,7 @@ func Run(t *testing.T, dev kernels.Device) {
 	t.Run("gather", s.gather)
 	t.Run("loss", s.loss)
 	t.Run("shapes and types", s.shapes)
+	t.Run("plans", s.plans)
 	if err := dev.Sync(); err != nil {
 		t.Errorf("%s: Sync after the suite: %v", dev.Name(), err)
 	}
@@ -243,4 +244,76 @@ func (s *suite) shapes(t *testing.T) {
 		"Adam at step 0":                   func() error { return d.Adam(4, 0.1, 0.9, 0.999, 1e-8, 0, 0, f4, f4, f4, f4) },
 		"Adam with a short v":              func() error { return d.Adam(8, 0.1, 0.9, 0.999, 1e-8, 0, 1, f8, f8, f8, f4) },
 	})
+}
+
+func (s *suite) plans(t *testing.T) {
+	d := s.dev
+	planErr := func(_ any, err error) error { return err }
+	s.bad(t, map[string]func() error{
+		"NewConv2D with an even kernel": func() error {
+			return planErr(d.NewConv2D(kernels.ConvShape{C: 1, H: 4, W: 4, K: 2, OutC: 1}, 2))
+		},
+		"NewConv2D with maxN 0":        func() error { return planErr(d.NewConv2D(kernels.ConvShape{C: 1, H: 4, W: 4, K: 3, OutC: 1}, 0)) },
+		"NewBatchNorm with eps 0":      func() error { return planErr(d.NewBatchNorm(2, 4, 2, 0, 0.1)) },
+		"NewBatchNorm with 0 channels": func() error { return planErr(d.NewBatchNorm(0, 4, 2, 1e-5, 0.1)) },
+		"NewMaxPool of a 1-row image":  func() error { return planErr(d.NewMaxPool(1, 1, 4, 2)) },
+	})
+	const c, h, w, maxN = 2, 4, 4, 2
+	img := s.alloc(t, kernels.F32, maxN*c*h*w) // 64
+	img2 := s.alloc(t, kernels.F32, maxN*c*h*w)
+	small := s.alloc(t, kernels.F32, c*h*w) // one image
+	wts := s.alloc(t, kernels.F32, c*c*3*3)
+	ch := [6]kernels.Buffer{}
+	for i := range ch {
+		ch[i] = s.alloc(t, kernels.F32, c)
+	}
+	short := s.alloc(t, kernels.F32, c-1)
+	conv, err := d.NewConv2D(kernels.ConvShape{C: c, H: h, W: w, K: 3, OutC: c}, maxN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bn, err := d.NewBatchNorm(c, h*w, maxN, 1e-5, 0.1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := d.NewMaxPool(c, h, w, maxN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.good(t, "Conv2D.Forward", conv.Forward(maxN, img, wts, img2))
+	s.good(t, "Conv2D.BackwardData", conv.BackwardData(maxN, img2, wts, img))
+	s.good(t, "Conv2D.BackwardFilter", conv.BackwardFilter(maxN, img, img2, wts))
+	s.good(t, "Fill runVar", d.Fill(ch[3], 1))
+	s.good(t, "BatchNorm.ForwardTrain", bn.ForwardTrain(maxN, img, ch[0], ch[1], ch[2], ch[3], img2, ch[4], ch[5]))
+	s.good(t, "BatchNorm.ForwardInfer", bn.ForwardInfer(1, img, ch[0], ch[1], ch[2], ch[3], img2))
+	s.good(t, "BatchNorm.Backward", bn.Backward(maxN, img, img2, ch[0], ch[4], ch[5], img, ch[1], ch[2]))
+	s.good(t, "MaxPool.Forward", pool.Forward(maxN, img, img2))
+	s.good(t, "MaxPool.Backward", pool.Backward(maxN, img, img2, img2, img))
+	s.bad(t, map[string]func() error{
+		"Conv2D.Forward with n 0":              func() error { return conv.Forward(0, img, wts, img2) },
+		"Conv2D.Forward with n > maxN":         func() error { return conv.Forward(maxN+1, img, wts, img2) },
+		"Conv2D.Forward with a short y":        func() error { return conv.Forward(maxN, img, wts, small) },
+		"Conv2D.BackwardData with short w":     func() error { return conv.BackwardData(1, img2, short, img) },
+		"Conv2D.BackwardFilter with i32 dy":    func() error { return conv.BackwardFilter(1, img, s.alloc(t, kernels.I32, c*h*w), wts) },
+		"BatchNorm.ForwardTrain, 1 value":      func() error { return s.oneValueBN(t) },
+		"BatchNorm.ForwardTrain, short runVar": func() error { return bn.ForwardTrain(1, img, ch[0], ch[1], ch[2], short, img2, ch[4], ch[5]) },
+		"BatchNorm.ForwardInfer with n 0":      func() error { return bn.ForwardInfer(0, img, ch[0], ch[1], ch[2], ch[3], img2) },
+		"BatchNorm.Backward with a short dx":   func() error { return bn.Backward(maxN, img, img2, ch[0], ch[4], ch[5], small, ch[1], ch[2]) },
+		"MaxPool.Forward with n > maxN":        func() error { return pool.Forward(maxN+1, img, img2) },
+		"MaxPool.Backward with a short dx":     func() error { return pool.Backward(maxN, img, img2, img2, small) },
+	})
+}
+
+// oneValueBN is a ForwardTrain with one value per channel (n = 1 of a 1×1
+// image), which has no unbiased variance.
+func (s *suite) oneValueBN(t *testing.T) error {
+	bn, err := s.dev.NewBatchNorm(1, 1, 1, 1e-5, 0.1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := make([]kernels.Buffer, 6)
+	for i := range v {
+		v[i] = s.alloc(t, kernels.F32, 1)
+	}
+	return bn.ForwardTrain(1, v[0], v[1], v[2], v[3], v[4], v[5], v[1], v[2])
 }
