@@ -94,3 +94,19 @@ func smallArch(a Arch) bool {
 	return small(a.Input, 3) && a.Input[0]*a.Input[1]*a.Input[2] <= 256 && a.Classes <= 16 &&
 		small(a.Hidden, 3) && small(a.Channels, 3) && a.Kernel <= 7
 }
+
+// TestArchInputChecked checks that an arch read from a checkpoint with
+// negative or overflowing input dimensions is refused before Build (it
+// once reached Build and panicked in make).
+func TestArchInputChecked(t *testing.T) {
+	for _, in := range [][]int{{-1, -1, 4}, {1, -2, -2}, {1 << 31, 1 << 31, 4}, {0, 28, 28}} {
+		a := Arch{Task: TaskMLP, Input: in, Classes: 2, Activation: "relu", Hidden: []int{2}}
+		if err := a.Validate(); err == nil || !strings.Contains(err.Error(), "input shape") {
+			t.Errorf("input %v: got %v, want an input shape error", in, err)
+		}
+	}
+	a, _ := DefaultArch(TaskCNN)
+	if err := a.Validate(); err != nil {
+		t.Errorf("the default CNN: %v", err)
+	}
+}
