@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"mnistgpu/internal/atomicfile"
 	"mnistgpu/plots"
@@ -35,13 +36,14 @@ type Param struct {
 // itself is a list (--hidden 128,64), values separated by semicolons:
 // "hidden=128,64;128,64,32".
 func ParseParam(s string) (Param, error) {
+	arg := printable(s) // errors stay one line whatever s holds
 	name, vals, ok := strings.Cut(s, "=")
 	name = strings.TrimLeft(strings.TrimSpace(name), "-")
 	if !ok || name == "" {
-		return Param{}, fmt.Errorf("--set %s: want NAME=VALUE,VALUE,... (e.g. --set batch-size=32,64)", s)
+		return Param{}, fmt.Errorf("--set %s: want NAME=VALUE,VALUE,... (e.g. --set batch-size=32,64)", arg)
 	}
 	if err := checkName(name); err != nil {
-		return Param{}, fmt.Errorf("--set %s: %w", s, err)
+		return Param{}, fmt.Errorf("--set %s: %w", arg, err)
 	}
 	sep := ","
 	if strings.Contains(vals, ";") {
@@ -51,14 +53,26 @@ func ParseParam(s string) (Param, error) {
 	for _, v := range strings.Split(vals, sep) {
 		v = strings.TrimSpace(v)
 		if v == "" {
-			return Param{}, fmt.Errorf("--set %s: empty value (separate values with commas, or with semicolons when a value is a list: hidden=128,64;128,64,32)", s)
+			return Param{}, fmt.Errorf("--set %s: empty value (separate values with commas, or with semicolons when a value is a list: hidden=128,64;128,64,32)", arg)
 		}
 		if slices.Contains(p.Values, v) {
-			return Param{}, fmt.Errorf("--set %s: value %q given twice", s, v)
+			return Param{}, fmt.Errorf("--set %s: value %q given twice", arg, v)
+		}
+		if printable(v) != v {
+			return Param{}, fmt.Errorf("--set %s: value %q holds a control character", arg, v)
 		}
 		p.Values = append(p.Values, v)
 	}
 	return p, nil
+}
+
+// printable returns s, or s quoted when it holds a character that is not
+// printable (a newline would split a one-line error).
+func printable(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+		return strconv.Quote(s)
+	}
+	return s
 }
 
 // MaxRuns bounds the runs of one sweep (its grid times its repeats), so a
@@ -106,6 +120,11 @@ func Plan(params []Param, repeat int) ([]Point, error) {
 		seen[p.Name] = true
 		if len(p.Values) == 0 {
 			return nil, fmt.Errorf("--set %s: no values", p.Name)
+		}
+		for _, v := range p.Values {
+			if printable(v) != v {
+				return nil, fmt.Errorf("--set %s: value %q holds a control character", p.Name, v)
+			}
 		}
 		if total > MaxRuns/len(p.Values) {
 			total = MaxRuns + 1
