@@ -121,3 +121,26 @@ func TestChecksAllocateNothing(t *testing.T) {
 }
 
 func nan() float64 { var z float64; return z / z }
+
+// BenchmarkChecks measures the argument checks of one MLP training step's
+// worth of op calls (gather, three linear layers' GEMMs and biases, two
+// activations, the loss, the optimizer): the price of the contract per step.
+func BenchmarkChecks(b *testing.B) {
+	x, w, y := &buf{F32, 64 * 784}, &buf{F32, 128 * 784}, &buf{F32, 64 * 128}
+	data, idx, lab := &buf{U8, 60000 * 784}, &buf{I32, 64}, &buf{I32, 64}
+	for b.Loop() {
+		_ = CheckGatherImages(64, 784, data, idx, x, 1)
+		_ = CheckGatherLabels(64, data, idx, lab)
+		for range 3 {
+			_ = CheckGemm(64, 128, 784, x, w, y)
+			_ = CheckGemm(128, 784, 64, y, x, w)
+			_ = CheckGemm(64, 784, 128, y, w, x)
+			_ = CheckBias("AddBias", 64, 128, 1, y, y)
+			_ = CheckBias("BiasGrad", 64, 128, 1, y, y)
+		}
+		_ = CheckActForward(ReLU, 64*128, y, y)
+		_ = CheckActBackward(ReLU, 64*128, y, y, y, y)
+		_ = CheckLoss(CrossEntropy, 64, 10, y, lab, y, y, y)
+		_ = CheckAdam(100000, 1, w, w, w, w)
+	}
+}
