@@ -38,7 +38,7 @@ const maxPayload = 1 << 32
 
 // initialCap bounds the buffer allocated up front from a header's claim;
 // the buffer grows past it only as data actually arrives.
-const initialCap = 64 << 20
+const initialCap = 1 << 20
 
 // Images is a set of equally sized greyscale images.
 type Images struct {

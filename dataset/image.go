@@ -7,6 +7,7 @@ import (
 	_ "image/gif"  // decoders for FromFile
 	_ "image/jpeg" // decoders for FromFile
 	_ "image/png"  // decoders for FromFile
+	"io"
 	"os"
 
 	"golang.org/x/image/draw"
@@ -22,16 +23,50 @@ type Prepared struct {
 	Notes []string
 }
 
+// MaxImagePixels bounds the width×height of an image FromFile accepts
+// (64 megapixels, a 256 MB RGBA decode): the size is read from the header
+// before any pixel is allocated, so a huge or lying header fails cleanly.
+const MaxImagePixels = 64 << 20
+
 // FromFile decodes a PNG, JPEG or GIF image and prepares it as FromImage does.
+// An image larger than MaxImagePixels is refused before it is decoded.
 func FromFile(path string) (*Prepared, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	img, format, err := image.Decode(f)
+	p, err := decode(f, MaxImagePixels)
 	if err != nil {
-		return nil, fmt.Errorf("%s: not a PNG, JPEG or GIF image: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
+}
+
+// decode reads an image's header, refuses it when it is empty or has more
+// than maxPixels pixels, then decodes and prepares it.
+func decode(r io.ReadSeeker, maxPixels int) (*Prepared, error) {
+	cfg, format, err := image.DecodeConfig(r)
+	if err != nil {
+		return nil, fmt.Errorf("not a PNG, JPEG or GIF image: %w", err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return nil, fmt.Errorf("%s image of %dx%d pixels is empty", format, cfg.Width, cfg.Height)
+	}
+	if cfg.Width > maxPixels/cfg.Height {
+		return nil, fmt.Errorf("%s image of %dx%d pixels is larger than the %d pixels predict accepts: scale it down",
+			format, cfg.Width, cfg.Height, maxPixels)
+	}
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	img, format, err := image.Decode(r)
+	if err != nil {
+		return nil, fmt.Errorf("not a PNG, JPEG or GIF image: %w", err)
+	}
+	if b := img.Bounds(); b.Empty() || b.Dx() > cfg.Width || b.Dy() > cfg.Height {
+		return nil, fmt.Errorf("%s image decodes to %dx%d pixels, not the %dx%d its header says",
+			format, b.Dx(), b.Dy(), cfg.Width, cfg.Height)
 	}
 	p := FromImage(img)
 	p.Notes = append([]string{fmt.Sprintf("%s %dx%d", format, img.Bounds().Dx(), img.Bounds().Dy())}, p.Notes...)

@@ -61,7 +61,7 @@ func TestRealMNIST(t *testing.T) {
 		n := float64(len(train.Images.Pixels))
 		mean := sum / n
 		std := math.Sqrt(sumSq/n - mean*mean)
-		if math.Abs(mean-Mean) > 1e-4 || math.Abs(std-Std) > 1e-4 {
+		if !(math.Abs(mean-Mean) <= 1e-4) || !(math.Abs(std-Std) <= 1e-4) {
 			t.Errorf("training pixels have mean %.5f and std %.5f; Mean and Std are %v and %v", mean, std, Mean, Std)
 		}
 	})

@@ -287,7 +287,7 @@ func TestNormalize(t *testing.T) {
 		{128, (128.0/255 - 0.1307) / 0.3081},
 	}
 	for _, tt := range tests {
-		if got := Normalize(tt.px); math.Abs(float64(got)-tt.want) > 1e-5 {
+		if got := Normalize(tt.px); !(math.Abs(float64(got)-tt.want) <= 1e-5) {
 			t.Errorf("Normalize(%d) = %v, want %v", tt.px, got, tt.want)
 		}
 	}

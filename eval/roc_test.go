@@ -87,7 +87,7 @@ func TestBinaryROC(t *testing.T) {
 			if !floatsNear(c.FPR, tc.fpr) || !floatsNear(c.TPR, tc.tpr) || !floatsNear(c.Thresholds, tc.threshold) {
 				t.Errorf("got fpr %v tpr %v thr %v\nwant fpr %v tpr %v thr %v", c.FPR, c.TPR, c.Thresholds, tc.fpr, tc.tpr, tc.threshold)
 			}
-			if math.Abs(c.AUC-tc.auc) > 1e-12 {
+			if !(math.Abs(c.AUC-tc.auc) <= 1e-12) {
 				t.Errorf("AUC = %v, want %v", c.AUC, tc.auc)
 			}
 		})
@@ -154,7 +154,7 @@ func TestROCMultiClassHandWorked(t *testing.T) {
 	wantAUC := []float64{1, 1, 0.5}
 	for c, w := range perClass {
 		got := r.PerClass[c]
-		if !floatsNear(got.FPR, w.fpr) || !floatsNear(got.TPR, w.tpr) || math.Abs(got.AUC-wantAUC[c]) > 1e-12 {
+		if !floatsNear(got.FPR, w.fpr) || !floatsNear(got.TPR, w.tpr) || !(math.Abs(got.AUC-wantAUC[c]) <= 1e-12) {
 			t.Errorf("class %d: fpr %v tpr %v auc %v, want %v %v %v", c, got.FPR, got.TPR, got.AUC, w.fpr, w.tpr, wantAUC[c])
 		}
 	}
@@ -164,7 +164,7 @@ func TestROCMultiClassHandWorked(t *testing.T) {
 	if !floatsNear(r.Micro.FPR, wantMicroFPR) || !floatsNear(r.Micro.TPR, wantMicroTPR) {
 		t.Errorf("micro fpr %v tpr %v, want %v %v", r.Micro.FPR, r.Micro.TPR, wantMicroFPR, wantMicroTPR)
 	}
-	if math.Abs(r.Micro.AUC-0.8125) > 1e-12 {
+	if !(math.Abs(r.Micro.AUC-0.8125) <= 1e-12) {
 		t.Errorf("micro AUC = %v, want 0.8125 (Mann-Whitney 26/32)", r.Micro.AUC)
 	}
 	// Macro: grid {0, 1/3, 1/2, 2/3, 1}; class 2 interpolates to 0 at 0 and
@@ -174,10 +174,10 @@ func TestROCMultiClassHandWorked(t *testing.T) {
 	if !floatsNear(r.Macro.FPR, wantMacroFPR) || !floatsNear(r.Macro.TPR, wantMacroTPR) {
 		t.Errorf("macro fpr %v tpr %v, want %v %v", r.Macro.FPR, r.Macro.TPR, wantMacroFPR, wantMacroTPR)
 	}
-	if math.Abs(r.Macro.AUC-31.0/36) > 1e-12 {
+	if !(math.Abs(r.Macro.AUC-31.0/36) <= 1e-12) {
 		t.Errorf("macro AUC = %v, want 31/36", r.Macro.AUC)
 	}
-	if math.Abs(r.MacroAUC-2.5/3) > 1e-12 {
+	if !(math.Abs(r.MacroAUC-2.5/3) <= 1e-12) {
 		t.Errorf("mean AUC = %v, want 2.5/3", r.MacroAUC)
 	}
 }
@@ -230,7 +230,7 @@ func TestROCPerfectReversedAndMissingClass(t *testing.T) {
 				name      string
 				got, want float64
 			}{{"micro", r.Micro.AUC, tc.auc}, {"macro curve", r.Macro.AUC, tc.macroAUC}, {"mean", r.MacroAUC, tc.auc}} {
-				if math.Abs(a.got-a.want) > 1e-12 {
+				if !(math.Abs(a.got-a.want) <= 1e-12) {
 					t.Errorf("%s AUC = %v, want %v", a.name, a.got, a.want)
 				}
 			}

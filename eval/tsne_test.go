@@ -88,10 +88,10 @@ func TestTSNEBlobsQuality(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("10-NN class agreement %.4f, trustworthiness(10) %.4f, final KL %.4f", agree, trust, lastKL)
-	if agree <= 0.9 {
+	if !(agree > 0.9) {
 		t.Errorf("10-NN class agreement %.4f, want > 0.9", agree)
 	}
-	if trust <= 0.9 {
+	if !(trust > 0.9) {
 		t.Errorf("trustworthiness %.4f, want > 0.9", trust)
 	}
 	// Negative control: a random layout must fail both measures.
@@ -102,7 +102,7 @@ func TestTSNEBlobsQuality(t *testing.T) {
 	}
 	ra, _ := NeighborAgreement(random, labels, 10)
 	rt, _ := Trustworthiness(X, random, 10)
-	if ra > 0.3 || rt > 0.7 {
+	if !(ra <= 0.3 && rt <= 0.7) {
 		t.Errorf("random layout: agreement %.3f, trustworthiness %.3f; the measures do not discriminate", ra, rt)
 	}
 	if len(calls) != 20 || calls[0] != 50 || calls[19] != 1000 {
@@ -161,7 +161,7 @@ func TestTSNEExactMatchesBarnesHut(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if agree < 0.95 {
+		if !(agree >= 0.95) {
 			t.Errorf("theta %v: agreement %.3f, want >= 0.95", theta, agree)
 		}
 	}
@@ -287,7 +287,7 @@ func TestCalibrateReachesPerplexity(t *testing.T) {
 					h -= v * math.Log(v)
 				}
 			}
-			if math.Abs(sum-1) > 1e-9 || math.Abs(math.Exp(h)-tc.perp) > 1e-3*tc.perp {
+			if !(math.Abs(sum-1) <= 1e-9) || !(math.Abs(math.Exp(h)-tc.perp) <= 1e-3*tc.perp) {
 				t.Fatalf("perplexity %v point %d: sum %v, perplexity %v", tc.perp, i, sum, math.Exp(h))
 			}
 		}
@@ -318,7 +318,7 @@ func TestSymmetrize(t *testing.T) {
 	}
 	for i := range want {
 		for j := range want[i] {
-			if math.Abs(dense[i][j]-want[i][j]/8) > 1e-15 {
+			if !(math.Abs(dense[i][j]-want[i][j]/8) <= 1e-15) {
 				t.Errorf("P[%d][%d] = %v, want %v", i, j, dense[i][j], want[i][j]/8)
 			}
 		}
@@ -348,7 +348,7 @@ func TestBarnesHutForcesApproximateExact(t *testing.T) {
 		for c := range chunks(n) {
 			z += tr.repulse(bh, c*chunkSize, min(n, (c+1)*chunkSize))
 		}
-		if math.Abs(z-zExact) > tc.tol*zExact {
+		if !(math.Abs(z-zExact) <= tc.tol*zExact) {
 			t.Errorf("theta %v: Z = %v, exact %v", tc.theta, z, zExact)
 		}
 		var num, den float64
@@ -356,7 +356,7 @@ func TestBarnesHutForcesApproximateExact(t *testing.T) {
 			num += (bh[m] - exact[m]) * (bh[m] - exact[m])
 			den += exact[m] * exact[m]
 		}
-		if rel := math.Sqrt(num / den); rel > tc.tol {
+		if rel := math.Sqrt(num / den); !(rel <= tc.tol) {
 			t.Errorf("theta %v: relative force error %.2e, want <= %.0e", tc.theta, rel, tc.tol)
 		}
 	}
@@ -440,7 +440,7 @@ func TestNeighborAgreement(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if math.Abs(got-tc.want) > 1e-12 {
+			if !(math.Abs(got-tc.want) <= 1e-12) {
 				t.Errorf("got %v, want %v", got, tc.want)
 			}
 		})

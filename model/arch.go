@@ -14,6 +14,9 @@ const (
 	TaskCNN = "cnn" // task 2: a small CNN with batch norm
 )
 
+// maxInputSize bounds the values of one input sample (C·H·W).
+const maxInputSize = 1 << 24
+
 // Arch is everything needed to rebuild a network: it is saved in config.json
 // and in a checkpoint's metadata.
 type Arch struct {
@@ -102,8 +105,18 @@ func (a Arch) Validate() error {
 	if !(a.Dropout >= 0 && a.Dropout < 1) { // also rejects NaN
 		return fmt.Errorf("--dropout %g: must be at least 0 and less than 1", a.Dropout)
 	}
-	if len(a.Input) != 3 || prod(a.Input) <= 0 || a.Classes < 2 {
+	if len(a.Input) != 3 || a.Classes < 2 {
 		return fmt.Errorf("input shape %v with %d classes is not supported", a.Input, a.Classes)
+	}
+	// Each dimension positive, and the product bounded before it is taken
+	// (a checkpoint's arch is read from a file: [-1, -1, 4] or [2^31, 2^31,
+	// 4] must not reach Build).
+	size := 1
+	for _, d := range a.Input {
+		if d <= 0 || d > maxInputSize/size {
+			return fmt.Errorf("input shape %v: each dimension must be positive, %d values at most", a.Input, maxInputSize)
+		}
+		size *= d
 	}
 	switch a.Task {
 	case TaskMLP:

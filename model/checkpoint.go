@@ -181,6 +181,9 @@ func parseCheckpoint(raw []byte) (*Checkpoint, error) {
 			if d < 0 {
 				return nil, fmt.Errorf("tensor %s: negative dimension in shape %v", name, ti.Shape)
 			}
+			if d > 0 && want > int64(len(raw))/int64(d) {
+				return nil, fmt.Errorf("truncated: tensor %s of shape %v is larger than the file", name, ti.Shape)
+			}
 			want *= int64(d)
 		}
 		if ti.Offsets[0] < 0 || ti.Offsets[1]-ti.Offsets[0] != want {

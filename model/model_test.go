@@ -97,12 +97,15 @@ func TestGradients(t *testing.T) {
 			checked, skipped, worst := 0, 0, 0.0
 			for _, i := range rng.Perm(len(w))[:min(60, len(w))] {
 				num := central(i, 2e-3)
-				if half := central(i, 1e-3); math.Abs(half-num) > 1e-4+0.05*math.Abs(num) {
+				if math.IsNaN(num) || math.IsInf(num, 0) {
+					t.Fatalf("param %d (%s): numeric gradient %v (the loss is not finite)", i, paramAt(net, i), num)
+				}
+				if half := central(i, 1e-3); !(math.Abs(half-num) <= 1e-4+0.05*math.Abs(num)) {
 					skipped++
 					continue
 				}
 				diff := math.Abs(num - float64(grad[i]))
-				if diff > 2e-4+3e-2*math.Abs(num) {
+				if !(diff <= 2e-4+3e-2*math.Abs(num)) {
 					t.Errorf("param %d (%s): analytic %.6g, numeric %.6g", i, paramAt(net, i), grad[i], num)
 				}
 				worst = max(worst, diff)

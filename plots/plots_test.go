@@ -321,7 +321,7 @@ func TestNiceTicks(t *testing.T) {
 			t.Errorf("[%v, %v]: %d labelled ticks %v", tc.lo, tc.hi, len(major), major)
 			continue
 		}
-		if step := major[1] - major[0]; math.Abs(step-tc.wantStep) > 1e-9 {
+		if step := major[1] - major[0]; !(math.Abs(step-tc.wantStep) <= 1e-9) {
 			t.Errorf("[%v, %v]: step %v, want %v", tc.lo, tc.hi, step, tc.wantStep)
 		}
 	}

@@ -24,8 +24,8 @@ type actTask struct {
 // 1/(1+e^-x) and
 // Tanh evaluated in float64 and rounded; Identity copies.
 func (d *Device) ActForward(act kernels.Activation, count int, x, y kernels.Buffer) error {
-	if act < kernels.ReLU || act > kernels.Identity {
-		return fmt.Errorf("cpu: ActForward: unknown activation %v", act)
+	if err := kernels.CheckActForward(act, count, x, y); err != nil {
+		return fmt.Errorf("cpu: %w", err)
 	}
 	xs, err := d.f32("ActForward", "x", x, count)
 	if err != nil {
@@ -46,8 +46,8 @@ func (d *Device) ActForward(act kernels.Activation, count int, x, y kernels.Buff
 // PyTorch's backward formulas: ReLU dy where y > 0 else 0; Sigmoid
 // dy·y·(1-y); Tanh dy·(1-y²); Identity dy. x is checked but not read.
 func (d *Device) ActBackward(act kernels.Activation, count int, x, y, dy, dx kernels.Buffer) error {
-	if act < kernels.ReLU || act > kernels.Identity {
-		return fmt.Errorf("cpu: ActBackward: unknown activation %v", act)
+	if err := kernels.CheckActBackward(act, count, x, y, dy, dx); err != nil {
+		return fmt.Errorf("cpu: %w", err)
 	}
 	xs, err := d.f32("ActBackward", "x", x, count)
 	if err != nil {

@@ -47,23 +47,12 @@ const (
 // NewBatchNorm plans batch normalisation over ch channels of spatial values
 // for batches of up to maxN.
 func (d *Device) NewBatchNorm(ch, spatial, maxN int, eps, momentum float32) (kernels.BatchNorm, error) {
-	if ch < 1 || spatial < 1 || maxN < 1 {
-		return nil, fmt.Errorf("cpu: NewBatchNorm: bad shape ch=%d spatial=%d maxN=%d", ch, spatial, maxN)
-	}
-	if !(eps > 0) {
-		return nil, fmt.Errorf("cpu: NewBatchNorm: eps = %v, want > 0", eps)
+	if err := kernels.CheckBatchNormShape(ch, spatial, maxN, eps); err != nil {
+		return nil, fmt.Errorf("cpu: %w", err)
 	}
 	b := &batchNorm{d: d, ch: ch, spatial: spatial, maxN: maxN, eps: eps, momentum: momentum}
 	b.task.b = b
 	return b, nil
-}
-
-// checkN validates the batch size of one call.
-func (b *batchNorm) checkN(op string, n int) error {
-	if n < 1 || n > b.maxN {
-		return fmt.Errorf("cpu: %s: n = %d outside [1, %d]", op, n, b.maxN)
-	}
-	return nil
 }
 
 // ForwardTrain normalises x with the batch statistics, writes y, updates
@@ -72,11 +61,8 @@ func (b *batchNorm) checkN(op string, n int) error {
 // channel (the unbiased variance divides by N-1).
 func (b *batchNorm) ForwardTrain(n int, x, gamma, beta, runMean, runVar, y, saveMean, saveInvStd kernels.Buffer) error {
 	const op = "BatchNorm.ForwardTrain"
-	if err := b.checkN(op, n); err != nil {
-		return err
-	}
-	if n*b.spatial < 2 {
-		return fmt.Errorf("cpu: %s: need more than 1 value per channel, got n=%d spatial=%d", op, n, b.spatial)
+	if err := kernels.CheckBatchNormTrain(b.ch, b.spatial, b.maxN, n, x, gamma, beta, runMean, runVar, y, saveMean, saveInvStd); err != nil {
+		return fmt.Errorf("cpu: %w", err)
 	}
 	d, t := b.d, &b.task
 	var err error
@@ -109,8 +95,8 @@ func (b *batchNorm) ForwardTrain(n int, x, gamma, beta, runMean, runVar, y, save
 // ForwardInfer normalises x with the running averages.
 func (b *batchNorm) ForwardInfer(n int, x, gamma, beta, runMean, runVar, y kernels.Buffer) error {
 	const op = "BatchNorm.ForwardInfer"
-	if err := b.checkN(op, n); err != nil {
-		return err
+	if err := kernels.CheckBatchNormInfer(b.ch, b.spatial, b.maxN, n, x, gamma, beta, runMean, runVar, y); err != nil {
+		return fmt.Errorf("cpu: %w", err)
 	}
 	d, t := b.d, &b.task
 	var err error
@@ -137,8 +123,8 @@ func (b *batchNorm) ForwardInfer(n int, x, gamma, beta, runMean, runVar, y kerne
 // Backward computes dx, dgamma and dbeta from the saved statistics.
 func (b *batchNorm) Backward(n int, x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta kernels.Buffer) error {
 	const op = "BatchNorm.Backward"
-	if err := b.checkN(op, n); err != nil {
-		return err
+	if err := kernels.CheckBatchNormBackward(b.ch, b.spatial, b.maxN, n, x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta); err != nil {
+		return fmt.Errorf("cpu: %w", err)
 	}
 	d, t := b.d, &b.task
 	var err error

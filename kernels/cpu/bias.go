@@ -16,8 +16,8 @@ type biasTask struct {
 
 // AddBias adds bias[c] to y[i, c, s] for y of shape [n, ch, spatial].
 func (d *Device) AddBias(n, ch, spatial int, y, bias kernels.Buffer) error {
-	if n < 0 || ch < 0 || spatial < 0 {
-		return fmt.Errorf("cpu: AddBias: negative shape [%d, %d, %d]", n, ch, spatial)
+	if err := kernels.CheckBias("AddBias", n, ch, spatial, y, bias); err != nil {
+		return fmt.Errorf("cpu: %w", err)
 	}
 	ys, err := d.f32("AddBias", "y", y, n*ch*spatial)
 	if err != nil {
@@ -36,8 +36,8 @@ func (d *Device) AddBias(n, ch, spatial int, y, bias kernels.Buffer) error {
 
 // BiasGrad writes dbias[c] = Σ_{i,s} dy[i, c, s], summing in float64.
 func (d *Device) BiasGrad(n, ch, spatial int, dy, dbias kernels.Buffer) error {
-	if n < 0 || ch < 0 || spatial < 0 {
-		return fmt.Errorf("cpu: BiasGrad: negative shape [%d, %d, %d]", n, ch, spatial)
+	if err := kernels.CheckBias("BiasGrad", n, ch, spatial, dy, dbias); err != nil {
+		return fmt.Errorf("cpu: %w", err)
 	}
 	ds, err := d.f32("BiasGrad", "dy", dy, n*ch*spatial)
 	if err != nil {

@@ -64,8 +64,8 @@ const (
 // allocating each thread's scratch (padded planes and a partial filter
 // gradient) now.
 func (d *Device) NewConv2D(s kernels.ConvShape, maxN int) (kernels.Conv2D, error) {
-	if s.C < 1 || s.H < 1 || s.W < 1 || s.OutC < 1 || s.K < 1 || s.K%2 == 0 || maxN < 1 {
-		return nil, fmt.Errorf("cpu: NewConv2D: bad shape %+v or maxN %d (K must be odd, sizes positive)", s, maxN)
+	if err := kernels.CheckConvShape(s, maxN); err != nil {
+		return nil, fmt.Errorf("cpu: %w", err)
 	}
 	p := (s.K - 1) / 2
 	c := &conv2D{d: d, s: s, maxN: maxN, pad: p, hp: s.H + 2*p, wp: s.W + 2*p}
@@ -82,20 +82,12 @@ func (d *Device) NewConv2D(s kernels.ConvShape, maxN int) (kernels.Conv2D, error
 	return c, nil
 }
 
-// checkN validates the batch size of one call.
-func (c *conv2D) checkN(op string, n int) error {
-	if n < 0 || n > c.maxN {
-		return fmt.Errorf("cpu: %s: n = %d outside [0, %d]", op, n, c.maxN)
-	}
-	return nil
-}
-
 // Forward computes y = conv(x, w) for x [n, C, H, W], y [n, OutC, H, W].
 func (c *conv2D) Forward(n int, x, w, y kernels.Buffer) error {
 	const op = "Conv2D.Forward"
 	s, d := c.s, c.d
-	if err := c.checkN(op, n); err != nil {
-		return err
+	if err := kernels.CheckConv(op, s, c.maxN, n, x, w, y); err != nil {
+		return fmt.Errorf("cpu: %w", err)
 	}
 	xs, err := d.f32(op, "x", x, n*s.C*s.H*s.W)
 	if err != nil {
@@ -117,8 +109,8 @@ func (c *conv2D) Forward(n int, x, w, y kernels.Buffer) error {
 func (c *conv2D) BackwardData(n int, dy, w, dx kernels.Buffer) error {
 	const op = "Conv2D.BackwardData"
 	s, d := c.s, c.d
-	if err := c.checkN(op, n); err != nil {
-		return err
+	if err := kernels.CheckConv(op, s, c.maxN, n, dy, w, dx); err != nil {
+		return fmt.Errorf("cpu: %w", err)
 	}
 	dys, err := d.f32(op, "dy", dy, n*s.OutC*s.H*s.W)
 	if err != nil {
@@ -154,8 +146,8 @@ func (c *conv2D) BackwardData(n int, dy, w, dx kernels.Buffer) error {
 func (c *conv2D) BackwardFilter(n int, x, dy, dw kernels.Buffer) error {
 	const op = "Conv2D.BackwardFilter"
 	s, d := c.s, c.d
-	if err := c.checkN(op, n); err != nil {
-		return err
+	if err := kernels.CheckConv(op, s, c.maxN, n, x, dy, dw); err != nil {
+		return fmt.Errorf("cpu: %w", err)
 	}
 	xs, err := d.f32(op, "x", x, n*s.C*s.H*s.W)
 	if err != nil {

@@ -181,6 +181,9 @@ func (d *Device) Upload(dst kernels.Buffer, src any) error {
 	if err != nil {
 		return err
 	}
+	if err := kernels.CheckUpload(dst, src); err != nil {
+		return fmt.Errorf("cpu: %w", err)
+	}
 	n := 0
 	switch s := src.(type) {
 	case []float32:
@@ -213,6 +216,9 @@ func (d *Device) Download(dst any, src kernels.Buffer) error {
 	b, err := d.buf("Download", "src", src)
 	if err != nil {
 		return err
+	}
+	if err := kernels.CheckDownload(dst, src); err != nil {
+		return fmt.Errorf("cpu: %w", err)
 	}
 	n := 0
 	switch s := dst.(type) {
@@ -249,8 +255,8 @@ func (d *Device) Fill(x kernels.Buffer, v float32) error {
 	if err != nil {
 		return err
 	}
-	if b.dt != kernels.F32 {
-		return fmt.Errorf("cpu: Fill: x is %v, want f32", b.dt)
+	if err := kernels.CheckFill(x); err != nil {
+		return fmt.Errorf("cpu: %w", err)
 	}
 	s := b.f32
 	for i := range s {
@@ -269,8 +275,8 @@ func (d *Device) Copy(dst, src kernels.Buffer) error {
 	if err != nil {
 		return err
 	}
-	if db.dt != sb.dt || db.Len() != sb.Len() {
-		return fmt.Errorf("cpu: Copy: dst is %v[%d], src is %v[%d]", db.dt, db.Len(), sb.dt, sb.Len())
+	if err := kernels.CheckCopy(dst, src); err != nil {
+		return fmt.Errorf("cpu: %w", err)
 	}
 	copy(db.f32, sb.f32)
 	copy(db.u8, sb.u8)

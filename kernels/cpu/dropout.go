@@ -22,8 +22,8 @@ type dropTask struct {
 // and 0 when dropped, and y[i] = x[i]·mask[i]. p = 0 keeps everything with
 // mask 1; p = 1 drops everything.
 func (d *Device) DropoutForward(count int, p float32, seed, step uint64, x, mask, y kernels.Buffer) error {
-	if !(p >= 0 && p <= 1) {
-		return fmt.Errorf("cpu: DropoutForward: p = %v outside [0, 1]", p)
+	if err := kernels.CheckDropout(count, p, x, mask, y); err != nil {
+		return fmt.Errorf("cpu: %w", err)
 	}
 	xs, err := d.f32("DropoutForward", "x", x, count)
 	if err != nil {
@@ -49,6 +49,9 @@ func (d *Device) DropoutForward(count int, p float32, seed, step uint64, x, mask
 
 // Mul writes z = x·y elementwise (dropout's backward: dx = dy·mask).
 func (d *Device) Mul(count int, x, y, z kernels.Buffer) error {
+	if err := kernels.CheckMul(count, x, y, z); err != nil {
+		return fmt.Errorf("cpu: %w", err)
+	}
 	xs, err := d.f32("Mul", "x", x, count)
 	if err != nil {
 		return err

@@ -21,8 +21,8 @@ type gatherTask struct {
 // kernel reproduces bit for bit with IEEE division (nvcc's default
 // -prec-div=true, no --use_fast_math).
 func (d *Device) GatherImages(n, dim int, data, idx, dst kernels.Buffer, mean, std float32) error {
-	if n < 0 || dim < 0 {
-		return fmt.Errorf("cpu: GatherImages: negative size n=%d d=%d", n, dim)
+	if err := kernels.CheckGatherImages(n, dim, data, idx, dst, std); err != nil {
+		return fmt.Errorf("cpu: %w", err)
 	}
 	ds, err := d.u8("GatherImages", "data", data)
 	if err != nil {
@@ -36,17 +36,12 @@ func (d *Device) GatherImages(n, dim int, data, idx, dst kernels.Buffer, mean, s
 	if err != nil {
 		return err
 	}
-	if std == 0 {
-		return fmt.Errorf("cpu: GatherImages: std is 0")
-	}
 	rows := 0
 	if dim > 0 {
 		rows = len(ds) / dim
 	}
-	for i, r := range is {
-		if r < 0 || int(r) >= rows {
-			return fmt.Errorf("cpu: GatherImages: idx[%d] = %d outside the data set's %d rows", i, r, rows)
-		}
+	if err := kernels.CheckIndices("GatherImages", is, rows); err != nil {
+		return fmt.Errorf("cpu: %w", err)
 	}
 	t := &d.gather
 	for v := range t.lut {
@@ -73,8 +68,8 @@ func (t *gatherTask) run(_, lo, hi int) {
 
 // GatherLabels writes dst[i] = int32(labels[idx[i]]) for i < n.
 func (d *Device) GatherLabels(n int, labels, idx, dst kernels.Buffer) error {
-	if n < 0 {
-		return fmt.Errorf("cpu: GatherLabels: negative n=%d", n)
+	if err := kernels.CheckGatherLabels(n, labels, idx, dst); err != nil {
+		return fmt.Errorf("cpu: %w", err)
 	}
 	ls, err := d.u8("GatherLabels", "labels", labels)
 	if err != nil {
@@ -88,10 +83,8 @@ func (d *Device) GatherLabels(n int, labels, idx, dst kernels.Buffer) error {
 	if err != nil {
 		return err
 	}
-	for i, r := range is {
-		if r < 0 || int(r) >= len(ls) {
-			return fmt.Errorf("cpu: GatherLabels: idx[%d] = %d outside the %d labels", i, r, len(ls))
-		}
+	if err := kernels.CheckIndices("GatherLabels", is, len(ls)); err != nil {
+		return fmt.Errorf("cpu: %w", err)
 	}
 	for i, r := range is {
 		out[i] = int32(ls[r])

@@ -50,8 +50,8 @@ type gemmTask struct {
 // m×k, op(B) k×n, C m×n. A is m×k (k×m when transA), B is k×n (n×k when
 // transB). As in BLAS, beta = 0 overwrites C without reading it.
 func (d *Device) Gemm(transA, transB bool, m, n, k int, alpha float32, a, b kernels.Buffer, beta float32, c kernels.Buffer) error {
-	if m < 0 || n < 0 || k < 0 {
-		return fmt.Errorf("cpu: Gemm: negative size m=%d n=%d k=%d", m, n, k)
+	if err := kernels.CheckGemm(m, n, k, a, b, c); err != nil {
+		return fmt.Errorf("cpu: %w", err)
 	}
 	as, err := d.f32("Gemm", "a", a, m*k)
 	if err != nil {

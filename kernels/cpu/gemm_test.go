@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -60,7 +61,7 @@ func TestGemm(t *testing.T) {
 				}
 				got := cb.f32
 				for i := range want {
-					if diff := float64(got[i]) - want[i]; diff > 1e-4*(1+float64(tc.k)) || -diff > 1e-4*(1+float64(tc.k)) {
+					if diff := math.Abs(float64(got[i]) - want[i]); !(diff <= 1e-4*(1+float64(tc.k))) {
 						t.Fatalf("%s: c[%d] = %v, want %v", name, i, got[i], want[i])
 					}
 				}

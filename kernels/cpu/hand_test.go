@@ -172,7 +172,7 @@ func TestDropoutMask(t *testing.T) {
 				}
 			}
 		}
-		if frac := float64(kept) / count; frac < float64(1-p)-0.01 || frac > float64(1-p)+0.01 {
+		if frac := float64(kept) / count; !(frac >= float64(1-p)-0.01 && frac <= float64(1-p)+0.01) {
 			t.Errorf("p=%v: kept %.4f of elements", p, frac)
 		}
 	}

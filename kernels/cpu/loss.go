@@ -23,11 +23,8 @@ import (
 // CrossEntropy and NLL are the same function, computed along PyTorch's two
 // routes.
 func (d *Device) LossForward(loss kernels.Loss, n, classes int, logits, labels, dlogits, lossSum, correct kernels.Buffer) error {
-	if loss < kernels.CrossEntropy || loss > kernels.MSE {
-		return fmt.Errorf("cpu: LossForward: unknown loss %v", loss)
-	}
-	if n < 0 || classes < 1 {
-		return fmt.Errorf("cpu: LossForward: bad shape n=%d classes=%d", n, classes)
+	if err := kernels.CheckLoss(loss, n, classes, logits, labels, dlogits, lossSum, correct); err != nil {
+		return fmt.Errorf("cpu: %w", err)
 	}
 	zs, err := d.f32("LossForward", "logits", logits, n*classes)
 	if err != nil {
@@ -38,7 +35,7 @@ func (d *Device) LossForward(loss kernels.Loss, n, classes int, logits, labels, 
 		return err
 	}
 	var dz []float32
-	if b, ok := dlogits.(*Buffer); dlogits != nil && !(ok && b == nil) {
+	if !kernels.IsNil(dlogits) {
 		if dz, err = d.f32("LossForward", "dlogits", dlogits, n*classes); err != nil {
 			return err
 		}
@@ -51,10 +48,8 @@ func (d *Device) LossForward(loss kernels.Loss, n, classes int, logits, labels, 
 	if err != nil {
 		return err
 	}
-	for i, y := range ys {
-		if y < 0 || int(y) >= classes {
-			return fmt.Errorf("cpu: LossForward: labels[%d] = %d outside [0, %d)", i, y, classes)
-		}
+	if err := kernels.CheckLabels("LossForward", ys, classes); err != nil {
+		return fmt.Errorf("cpu: %w", err)
 	}
 	if cap(d.lossP) < classes {
 		d.lossP = make([]float64, classes)
@@ -147,8 +142,8 @@ func logSumExp(z []float32) float64 {
 // Softmax writes the row-wise softmax of x [n, classes] into y (computed in
 // float64 with the row max subtracted).
 func (d *Device) Softmax(n, classes int, x, y kernels.Buffer) error {
-	if n < 0 || classes < 1 {
-		return fmt.Errorf("cpu: Softmax: bad shape n=%d classes=%d", n, classes)
+	if err := kernels.CheckSoftmax(n, classes, x, y); err != nil {
+		return fmt.Errorf("cpu: %w", err)
 	}
 	xs, err := d.f32("Softmax", "x", x, n*classes)
 	if err != nil {

@@ -26,6 +26,9 @@ type optTask struct {
 // PyTorch sets v = g on the first step; with v zeroed by Alloc,
 // momentum·0 + g is the same number.
 func (d *Device) SGD(count int, lr, momentum, wd float32, params, grads, vel kernels.Buffer) error {
+	if err := kernels.CheckSGD(count, momentum, params, grads, vel); err != nil {
+		return fmt.Errorf("cpu: %w", err)
+	}
 	ps, err := d.f32("SGD", "params", params, count)
 	if err != nil {
 		return err
@@ -60,8 +63,8 @@ func (d *Device) SGD(count int, lr, momentum, wd float32, params, grads, vel ker
 //
 // which is p -= lr·m̂/(sqrt(v̂)+eps) with m̂ = m/bc1, v̂ = v/bc2.
 func (d *Device) Adam(count int, lr, beta1, beta2, eps, wd float32, step int, params, grads, m, v kernels.Buffer) error {
-	if step < 1 {
-		return fmt.Errorf("cpu: Adam: step %d, want >= 1", step)
+	if err := kernels.CheckAdam(count, step, params, grads, m, v); err != nil {
+		return fmt.Errorf("cpu: %w", err)
 	}
 	ps, err := d.f32("Adam", "params", params, count)
 	if err != nil {

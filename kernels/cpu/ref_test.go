@@ -4,6 +4,7 @@ package cpu
 // finite-difference gradient check built on them.
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -169,11 +170,19 @@ func numGrad(x []float64, f func([]float64) float64) []float64 {
 
 // checkGrad compares the float32 analytic gradient with the float64
 // numeric one: the relative error ‖a-n‖/‖n‖ must be below 1e-3, and every
-// element within 1e-3·(|n| + max|n|).
+// element within 1e-3·(|n| + max|n|). A NaN on either side fails.
 func checkGrad(t *testing.T, name string, analytic []float32, numeric []float64) {
 	t.Helper()
+	if msg := gradMismatch(analytic, numeric); msg != "" {
+		t.Errorf("%s: %s", name, msg)
+	}
+}
+
+// gradMismatch is checkGrad's verdict: "" when the gradients agree. Every
+// comparison is written so that a NaN fails it.
+func gradMismatch(analytic []float32, numeric []float64) string {
 	if len(analytic) != len(numeric) {
-		t.Fatalf("%s: %d analytic vs %d numeric values", name, len(analytic), len(numeric))
+		return fmt.Sprintf("%d analytic vs %d numeric values", len(analytic), len(numeric))
 	}
 	var diff, norm, maxN float64
 	for i, n := range numeric {
@@ -183,34 +192,50 @@ func checkGrad(t *testing.T, name string, analytic []float32, numeric []float64)
 		maxN = math.Max(maxN, math.Abs(n))
 	}
 	if norm == 0 {
-		if diff > 1e-12 {
-			t.Errorf("%s: numeric gradient is zero, analytic is not (‖a‖² = %g)", name, diff)
+		if !(diff <= 1e-12) {
+			return fmt.Sprintf("numeric gradient is zero, analytic is not (‖a‖² = %g)", diff)
 		}
-		return
+		return ""
 	}
-	if rel := math.Sqrt(diff / norm); rel > 1e-3 {
-		t.Errorf("%s: relative gradient error %.3g", name, rel)
+	if rel := math.Sqrt(diff / norm); !(rel <= 1e-3) {
+		return fmt.Sprintf("relative gradient error %.3g", rel)
 	}
 	for i, n := range numeric {
-		if e := math.Abs(float64(analytic[i]) - n); e > 1e-3*(math.Abs(n)+maxN) {
-			t.Errorf("%s: element %d: analytic %.7g, numeric %.7g", name, i, analytic[i], n)
-			return
+		if e := math.Abs(float64(analytic[i]) - n); !(e <= 1e-3*(math.Abs(n)+maxN)) {
+			return fmt.Sprintf("element %d: analytic %.7g, numeric %.7g", i, analytic[i], n)
 		}
 	}
+	return ""
 }
 
 // checkClose compares a float32 result with a float64 reference to
-// tol·(1 + |want|).
+// tol·(1 + |want|). A NaN in got fails unless want holds a NaN there (a
+// test that expects NaN says so in want).
 func checkClose(t *testing.T, name string, got []float32, want []float64, tol float64) {
 	t.Helper()
+	if msg := closeMismatch(got, want, tol); msg != "" {
+		t.Fatalf("%s: %s", name, msg)
+	}
+}
+
+// closeMismatch is checkClose's verdict: "" when got matches want.
+func closeMismatch(got []float32, want []float64, tol float64) string {
 	if len(got) < len(want) {
-		t.Fatalf("%s: %d values, want %d", name, len(got), len(want))
+		return fmt.Sprintf("%d values, want %d", len(got), len(want))
 	}
 	for i, w := range want {
-		if math.Abs(float64(got[i])-w) > tol*(1+math.Abs(w)) || math.IsNaN(float64(got[i])) != math.IsNaN(w) {
-			t.Fatalf("%s: element %d = %.7g, want %.7g", name, i, got[i], w)
+		g := float64(got[i])
+		if math.IsNaN(w) {
+			if !math.IsNaN(g) {
+				return fmt.Sprintf("element %d = %.7g, want NaN", i, got[i])
+			}
+			continue
+		}
+		if !(math.Abs(g-w) <= tol*(1+math.Abs(w))) {
+			return fmt.Sprintf("element %d = %.7g, want %.7g", i, got[i], w)
 		}
 	}
+	return ""
 }
 
 // testRand returns a deterministic generator for a test.

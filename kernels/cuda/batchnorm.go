@@ -35,11 +35,8 @@ type bnN struct {
 
 // NewBatchNorm plans batch normalisation of [n, ch, spatial] for n up to maxN.
 func (d *Device) NewBatchNorm(ch, spatial, maxN int, eps, momentum float32) (kernels.BatchNorm, error) {
-	if ch < 1 || spatial < 1 || maxN < 1 {
-		return nil, fmt.Errorf("cuda: NewBatchNorm: bad shape ch=%d spatial=%d maxN=%d", ch, spatial, maxN)
-	}
-	if !(eps > 0) {
-		return nil, fmt.Errorf("cuda: NewBatchNorm: eps = %v, want > 0", eps)
+	if err := kernels.CheckBatchNormShape(ch, spatial, maxN, eps); err != nil {
+		return nil, fmt.Errorf("cuda: %w", err)
 	}
 	if err := d.enter(); err != nil {
 		return nil, err
@@ -70,23 +67,13 @@ func (b *batchNorm) partials(n int) int {
 	return max(1, min(ceilDiv(n*b.spatial, bnChunk), b.pmax))
 }
 
-func (b *batchNorm) checkN(op string, n int) error {
-	if n < 1 || n > b.maxN {
-		return fmt.Errorf("cuda: %s: n = %d outside [1, %d]", op, n, b.maxN)
-	}
-	return nil
-}
-
 // ForwardTrain normalises x with the batch statistics (three kernels:
 // partial sums, per-channel finalisation with the running averages, the
 // affine map).
 func (b *batchNorm) ForwardTrain(n int, x, gamma, beta, runMean, runVar, y, saveMean, saveInvStd kernels.Buffer) error {
 	const op = "BatchNorm.ForwardTrain"
-	if err := b.checkN(op, n); err != nil {
-		return err
-	}
-	if n*b.spatial < 2 {
-		return fmt.Errorf("cuda: %s: need more than 1 value per channel, got n=%d spatial=%d", op, n, b.spatial)
+	if err := kernels.CheckBatchNormTrain(b.ch, b.spatial, b.maxN, n, x, gamma, beta, runMean, runVar, y, saveMean, saveInvStd); err != nil {
+		return fmt.Errorf("cuda: %w", err)
 	}
 	d := b.d
 	count := n * b.ch * b.spatial
@@ -130,8 +117,8 @@ func (b *batchNorm) ForwardTrain(n int, x, gamma, beta, runMean, runVar, y, save
 // ForwardInfer normalises x with the running averages.
 func (b *batchNorm) ForwardInfer(n int, x, gamma, beta, runMean, runVar, y kernels.Buffer) error {
 	const op = "BatchNorm.ForwardInfer"
-	if err := b.checkN(op, n); err != nil {
-		return err
+	if err := kernels.CheckBatchNormInfer(b.ch, b.spatial, b.maxN, n, x, gamma, beta, runMean, runVar, y); err != nil {
+		return fmt.Errorf("cuda: %w", err)
 	}
 	d := b.d
 	count := n * b.ch * b.spatial
@@ -166,8 +153,8 @@ func (b *batchNorm) ForwardInfer(n int, x, gamma, beta, runMean, runVar, y kerne
 // Backward computes dx, dgamma and dbeta from the saved statistics.
 func (b *batchNorm) Backward(n int, x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta kernels.Buffer) error {
 	const op = "BatchNorm.Backward"
-	if err := b.checkN(op, n); err != nil {
-		return err
+	if err := kernels.CheckBatchNormBackward(b.ch, b.spatial, b.maxN, n, x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta); err != nil {
+		return fmt.Errorf("cuda: %w", err)
 	}
 	d := b.d
 	count := n * b.ch * b.spatial

@@ -15,6 +15,14 @@ typedef unsigned char u8;
 
 #define BLOCK 256
 
+// Slots of the device's range flags (an int[RANGE_FLAGS] the Go side
+// allocates once, reads at Sync and Download and clears; rangecheck.go): a
+// kernel that meets an index or label out of range sets its slot to 1.
+#define RANGE_GATHER_IMAGES 0
+#define RANGE_GATHER_LABELS 1
+#define RANGE_LOSS_LABELS 2
+#define RANGE_FLAGS 3
+
 // GRID_STRIDE(i, n) loops i over [0, n) across the whole grid.
 #define GRID_STRIDE(i, n) \
     for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (i64)(n); i += (i64)blockDim.x * gridDim.x)

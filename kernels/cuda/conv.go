@@ -63,8 +63,8 @@ var dirAPI = [3]string{"Forward", "BackwardData", "BackwardFilter"}
 // fastest algorithm of each direction for maxN with cuDNN's Find*Ex (the
 // only time this plan synchronises) and allocates the workspace they need.
 func (d *Device) NewConv2D(s kernels.ConvShape, maxN int) (kernels.Conv2D, error) {
-	if s.C < 1 || s.H < 1 || s.W < 1 || s.OutC < 1 || s.K < 1 || s.K%2 == 0 || maxN < 1 {
-		return nil, fmt.Errorf("cuda: NewConv2D: bad shape %+v (K must be odd) or maxN %d", s, maxN)
+	if err := kernels.CheckConvShape(s, maxN); err != nil {
+		return nil, fmt.Errorf("cuda: %w", err)
 	}
 	if err := d.enter(); err != nil {
 		return nil, err
@@ -396,6 +396,9 @@ func (c *conv) sizes() (in, out, w int) {
 // Forward computes y = conv(x, w) (cudnnConvolutionForward).
 func (c *conv) Forward(n int, x, w, y kernels.Buffer) error {
 	d := c.d
+	if err := kernels.CheckConv("Conv2D.Forward", c.s, c.maxN, n, x, w, y); err != nil {
+		return fmt.Errorf("cuda: %w", err)
+	}
 	in, out, wn := c.sizes()
 	xb, err := d.f32("Conv2D.Forward", "x", x, n*in)
 	if err != nil {
@@ -430,6 +433,9 @@ func (c *conv) Forward(n int, x, w, y kernels.Buffer) error {
 // BackwardData computes dx = conv_transpose(dy, w) (cudnnConvolutionBackwardData).
 func (c *conv) BackwardData(n int, dy, w, dx kernels.Buffer) error {
 	d := c.d
+	if err := kernels.CheckConv("Conv2D.BackwardData", c.s, c.maxN, n, dy, w, dx); err != nil {
+		return fmt.Errorf("cuda: %w", err)
+	}
 	in, out, wn := c.sizes()
 	dyb, err := d.f32("Conv2D.BackwardData", "dy", dy, n*out)
 	if err != nil {
@@ -464,6 +470,9 @@ func (c *conv) BackwardData(n int, dy, w, dx kernels.Buffer) error {
 // BackwardFilter computes dw, summed over the batch (cudnnConvolutionBackwardFilter).
 func (c *conv) BackwardFilter(n int, x, dy, dw kernels.Buffer) error {
 	d := c.d
+	if err := kernels.CheckConv("Conv2D.BackwardFilter", c.s, c.maxN, n, x, dy, dw); err != nil {
+		return fmt.Errorf("cuda: %w", err)
+	}
 	in, out, wn := c.sizes()
 	xb, err := d.f32("Conv2D.BackwardFilter", "x", x, n*in)
 	if err != nil {

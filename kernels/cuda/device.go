@@ -91,6 +91,7 @@ type Device struct {
 	retained  bool
 	closed    bool
 	name      string
+	rng       rangeFlags // indices and labels found out of range (rangecheck.go)
 }
 
 var (
@@ -137,6 +138,10 @@ func Open(gpu int, opts Options) (*Device, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	if err := d.init(gpu); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("cuda:%d: %w", gpu, err)
+	}
+	if err := d.allocRangeFlags(); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("cuda:%d: %w", gpu, err)
 	}
@@ -402,11 +407,11 @@ func (d *Device) Alloc(dt kernels.DType, n int) (kernels.Buffer, error) {
 	}
 	defer d.leave()
 	bytes := n * dt.Size()
-	p, err := d.devAlloc(fmt.Sprintf("Alloc(%v, %d)", dt, n), bytes)
+	size := max(bytes, 4) // what is allocated and zeroed (a U8 buffer of 1-3 bytes too)
+	p, err := d.devAlloc(fmt.Sprintf("Alloc(%v, %d)", dt, n), size)
 	if err != nil {
 		return nil, err
 	}
-	size := max(bytes, 4)
 	if err := d.cu.err("cuMemsetD8Async", d.cu.cuMemsetD8Async(p, 0, uint64(size), d.stream)); err != nil {
 		d.cu.cuMemFree(p)
 		return nil, err
@@ -509,7 +514,9 @@ func (d *Device) Download(dst any, src kernels.Buffer) error {
 	if err != nil {
 		return err
 	}
-	n = min(n, b.n)
+	if err := kernels.CheckDownload(dst, src); err != nil { // a longer dst is an error, not a short copy
+		return fmt.Errorf("cuda: %w", err)
+	}
 	if err := d.enter(); err != nil {
 		return err
 	}
@@ -523,7 +530,10 @@ func (d *Device) Download(dst any, src kernels.Buffer) error {
 	}
 	st = d.cu.cuStreamSynchronize(d.stream)
 	runtime.KeepAlive(dst)
-	return d.cu.err("cuStreamSynchronize", st)
+	if err := d.cu.err("cuStreamSynchronize", st); err != nil {
+		return err
+	}
+	return d.checkRange()
 }
 
 // Sync waits for all queued work and reports a deferred error (a kernel's
@@ -533,7 +543,10 @@ func (d *Device) Sync() error {
 		return err
 	}
 	defer d.leave()
-	return d.cu.err("cuStreamSynchronize", d.cu.cuStreamSynchronize(d.stream))
+	if err := d.cu.err("cuStreamSynchronize", d.cu.cuStreamSynchronize(d.stream)); err != nil {
+		return err
+	}
+	return d.checkRange()
 }
 
 // buf checks that b is a buffer of this device of type dt with at least n

@@ -24,7 +24,9 @@ import (
 // no-allocation property) and the kernels' logic, against kernels/cpu.
 // It does not replace a run on a GPU: the fakes encode this package's
 // reading of the NVIDIA headers, and the emulation runs one thread at a
-// time. It skips when there is no g++ or on a non-Linux system.
+// time. It skips when there is no g++ or on a non-Linux system, and fails
+// there instead when CI=1 or MNISTGPU_REQUIRE_FAKE_GPU=1 (as .ci/run sets),
+// so that CI cannot pass without running any CUDA code.
 // MNISTGPU_FAKE_RUN selects the tests to run (default ^TestGPU), and
 // MNISTGPU_FAKE_KEEP=DIR builds the libraries into DIR/lib and keeps them.
 func TestFakeGPU(t *testing.T) {
@@ -32,14 +34,14 @@ func TestFakeGPU(t *testing.T) {
 		t.Skip("already inside the fake-GPU run")
 	}
 	if runtime.GOOS != "linux" {
-		t.Skip("the fake CUDA libraries are built for Linux")
+		skipUnlessRequired(t, "the fake CUDA libraries are built for Linux")
 	}
 	if testing.Short() {
 		t.Skip("-short")
 	}
 	cxx, err := exec.LookPath("g++")
 	if err != nil {
-		t.Skip("no g++ to build the fake CUDA libraries")
+		skipUnlessRequired(t, "no g++ to build the fake CUDA libraries")
 	}
 	dir := t.TempDir()
 	if keep := os.Getenv("MNISTGPU_FAKE_KEEP"); keep != "" {
@@ -123,4 +125,21 @@ func TestFakeGPU(t *testing.T) {
 	if testing.Verbose() {
 		t.Logf("GPU tests on the fake CUDA libraries:\n%s", text)
 	}
+}
+
+// requireFakeGPU reports whether the environment asks for the fake-GPU run
+// to fail rather than skip when it cannot be built: CI=1 or
+// MNISTGPU_REQUIRE_FAKE_GPU=1.
+func requireFakeGPU() bool {
+	return os.Getenv("CI") == "1" || os.Getenv("MNISTGPU_REQUIRE_FAKE_GPU") == "1"
+}
+
+// skipUnlessRequired skips the test with why, or fails it when the
+// environment requires the fake-GPU run.
+func skipUnlessRequired(t *testing.T, why string) {
+	t.Helper()
+	if requireFakeGPU() {
+		t.Fatalf("%s, and CI=1 or MNISTGPU_REQUIRE_FAKE_GPU=1 requires the fake-GPU run (install g++)", why)
+	}
+	t.Skip(why)
 }

@@ -806,3 +806,12 @@ func (d *Device) PoolActBNBackward(bn kernels.BatchNorm, act kernels.Activation,
 	return d.launch(kBNGradDx, d.grid(count), b.part, argPtr(xb), argPtr(gb), argPtr(dxb), argPtr(sm), argPtr(si), argPtr(gm), argPtr(dg), argPtr(db),
 		argInt(n), argInt(b.ch), argInt(b.spatial), argInt(P))
 }
+
+// checkN checks a fused op's batch size against the batch-norm plan:
+// 1 ≤ n ≤ maxN (the unfused ops check it through kernels.CheckBatchNorm*).
+func (b *batchNorm) checkN(op string, n int) error {
+	if n < 1 || n > b.maxN {
+		return fmt.Errorf("cuda: %s: n = %d outside [1, %d]", op, n, b.maxN)
+	}
+	return nil
+}

@@ -19,8 +19,8 @@ import (
 // stored k×n row-major (ld n) or, transposed, n×k (ld k); A is m×k (ld k)
 // or k×m (ld m); C is m×n (ld n).
 func (d *Device) Gemm(transA, transB bool, m, n, k int, alpha float32, a, b kernels.Buffer, beta float32, c kernels.Buffer) error {
-	if m < 0 || n < 0 || k < 0 {
-		return fmt.Errorf("cuda: Gemm: negative size m=%d n=%d k=%d", m, n, k)
+	if err := kernels.CheckGemm(m, n, k, a, b, c); err != nil {
+		return fmt.Errorf("cuda: %w", err)
 	}
 	ab, err := d.f32("Gemm", "A", a, m*k)
 	if err != nil {

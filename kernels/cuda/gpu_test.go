@@ -198,7 +198,16 @@ func (e *env) close(name string, p pair, n int, tol float64) {
 	}
 }
 
+// compare is close's verdict ("" when g and c agree). A NaN on either side
+// is a failure, even where both sides have one: a test that expects NaN
+// uses compareNaN.
 func compare(g, c []float32, tol float64) string {
+	return compareNaN(g, c, tol, false)
+}
+
+// compareNaN is compare, except that with nanOK a position where both sides
+// are NaN counts as agreeing (for a test that expects NaN there).
+func compareNaN(g, c []float32, tol float64, nanOK bool) string {
 	if len(g) != len(c) {
 		return fmt.Sprintf("lengths %d and %d", len(g), len(c))
 	}
@@ -207,7 +216,7 @@ func compare(g, c []float32, tol float64) string {
 	for i := range g {
 		gn, cn := math.IsNaN(float64(g[i])), math.IsNaN(float64(c[i]))
 		if gn || cn {
-			if gn != cn {
+			if gn != cn || !nanOK {
 				return fmt.Sprintf("element %d: GPU %v, CPU %v", i, g[i], c[i])
 			}
 			continue
@@ -215,6 +224,9 @@ func compare(g, c []float32, tol float64) string {
 		d := float64(g[i]) - float64(c[i])
 		num += d * d
 		den += float64(c[i]) * float64(c[i])
+		if math.IsNaN(d) { // Inf on both sides
+			return fmt.Sprintf("element %d: GPU %v, CPU %v", i, g[i], c[i])
+		}
 		if math.Abs(d) > maxAbs {
 			maxAbs, worst = math.Abs(d), i
 		}
@@ -224,7 +236,7 @@ func compare(g, c []float32, tol float64) string {
 	if den > 0 {
 		rel /= math.Sqrt(den)
 	}
-	if rel > tol || maxAbs > tol*maxRef+1e-6 {
+	if !(rel <= tol) || !(maxAbs <= tol*maxRef+1e-6) {
 		return fmt.Sprintf("relative error %.3g, max |diff| %.3g at %d (GPU %v, CPU %v; max |CPU| %.3g), tolerance %.0e",
 			rel, maxAbs, worst, g[worst], c[worst], maxRef, tol)
 	}

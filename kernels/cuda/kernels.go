@@ -100,8 +100,8 @@ const (
 // its parameter kinds, one letter per parameter: p pointer, i int, f float,
 // u unsigned long long. TestKernelSignatures checks it against the sources.
 var kernelSpecs = [numKernels]struct{ name, sig string }{
-	kGatherImages:             {"gather_images", "pppiiff"},
-	kGatherLabels:             {"gather_labels", "pppi"},
+	kGatherImages:             {"gather_images", "pppiiiffp"},
+	kGatherLabels:             {"gather_labels", "pppiip"},
 	kAddBias:                  {"add_bias", "ppiii"},
 	kBiasGrad:                 {"bias_grad", "ppiii"},
 	kBNPartialStats:           {"bn_partial_stats", "ppiiii"},
@@ -113,7 +113,7 @@ var kernelSpecs = [numKernels]struct{ name, sig string }{
 	kBNDx:                     {"bn_dx", "pppppppiii"},
 	kMaxPoolForward:           {"maxpool_forward", "ppiii"},
 	kMaxPoolBackward:          {"maxpool_backward", "pppiii"},
-	kLossForward:              {"loss_forward", "ipppppii"},
+	kLossForward:              {"loss_forward", "ipppppiip"},
 	kSoftmax:                  {"softmax_rows", "ppii"},
 	kDropoutForward:           {"dropout_forward", "pppiffu"},
 	kSGD:                      {"sgd_step", "pppifff"},

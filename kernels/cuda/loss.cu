@@ -7,11 +7,12 @@
 //
 // kind: 0 cross-entropy, 1 NLL of log-softmax, 2 MSE of softmax against the
 // one-hot label (kernels.Loss). An out-of-range label makes that row's loss
-// NaN, which shows in the epoch's loss (the device cannot return an error
-// without waiting for the GPU).
+// NaN and raises flags[RANGE_LOSS_LABELS], which the host reads at the next
+// Sync or Download and reports as LossForward's error (the op itself cannot
+// return it without waiting for the GPU).
 
 extern "C" __global__ void loss_forward(int kind, const float* logits, const int* labels, float* dlogits,
-                                        float* lossSum, float* correct, int n, int classes)
+                                        float* lossSum, float* correct, int n, int classes, int* flags)
 {
     __shared__ double sh[BLOCK];
     double inv = 1.0 / (double)n;                       // CE, NLL: the batch mean's 1/n
@@ -33,6 +34,7 @@ extern "C" __global__ void loss_forward(int kind, const float* logits, const int
         double lse = mx + log(se);
         if (valid && arg == y) hits += 1.0;
         if (!valid) {
+            flags[RANGE_LOSS_LABELS] = 1;
             lsum += __longlong_as_double(0x7ff8000000000000LL); // NaN
             if (dlogits) for (int c = 0; c < classes; c++) dlogits[r * classes + c] = 0.0f;
             continue;

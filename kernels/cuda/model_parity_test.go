@@ -148,7 +148,7 @@ func TestGPUCheckpointCrossDevice(t *testing.T) {
 			got := accuracy(c.to, loaded)
 			// The same weights on the two devices may differ on an image or two
 			// whose top two logits are within rounding of each other.
-			if d := got - want; d > 0.0005 || d < -0.0005 || want < 0.8 {
+			if d := got - want; !(d <= 0.0005 && d >= -0.0005 && want >= 0.8) {
 				t.Fatalf("test accuracy %.4f on %s, %.4f on the device it was trained on", got, c.to.Name(), want)
 			}
 			t.Logf("trained on %s: %.4f; loaded on %s: %.4f", c.from.Name(), want, c.to.Name(), got)

@@ -14,15 +14,12 @@ import (
 // allocation, no host↔device copy.
 
 // GatherImages writes dst[i*d+j] = (data[idx[i]*d+j]/255 - mean)/std.
-// Indices are not range-checked on the device (that would need a copy to
-// the host); the model produces them from a permutation of the data set.
+// An index outside the data set is not read: the kernel flags it and the
+// next Sync or Download returns the error (rangecheck.go).
 func (d *Device) GatherImages(n, dim int, data, idx, dst kernels.Buffer, mean, std float32) error {
 	const op = "GatherImages"
-	if n < 0 || dim < 0 {
-		return fmt.Errorf("cuda: %s: negative size n=%d d=%d", op, n, dim)
-	}
-	if std == 0 {
-		return fmt.Errorf("cuda: %s: std is 0", op)
+	if err := kernels.CheckGatherImages(n, dim, data, idx, dst, std); err != nil {
+		return fmt.Errorf("cuda: %w", err)
 	}
 	db, err := d.buf(op, "data", data, kernels.U8, 0)
 	if err != nil {
@@ -43,14 +40,19 @@ func (d *Device) GatherImages(n, dim int, data, idx, dst kernels.Buffer, mean, s
 		return err
 	}
 	defer d.leave()
-	return d.launch(kGatherImages, d.grid(n*dim), argPtr(db), argPtr(ib), argPtr(ob), argInt(n), argInt(dim), argF32(mean), argF32(std))
+	rows := 0
+	if dim > 0 {
+		rows = db.n / dim
+	}
+	return d.launch(kGatherImages, d.grid(n*dim), argPtr(db), argPtr(ib), argPtr(ob), argInt(n), argInt(dim), argInt(rows),
+		argF32(mean), argF32(std), argPtr(d.rng.buf))
 }
 
 // GatherLabels writes dst[i] = int32(labels[idx[i]]).
 func (d *Device) GatherLabels(n int, labels, idx, dst kernels.Buffer) error {
 	const op = "GatherLabels"
-	if n < 0 {
-		return fmt.Errorf("cuda: %s: negative n=%d", op, n)
+	if err := kernels.CheckGatherLabels(n, labels, idx, dst); err != nil {
+		return fmt.Errorf("cuda: %w", err)
 	}
 	lb, err := d.buf(op, "labels", labels, kernels.U8, 0)
 	if err != nil {
@@ -71,14 +73,14 @@ func (d *Device) GatherLabels(n int, labels, idx, dst kernels.Buffer) error {
 		return err
 	}
 	defer d.leave()
-	return d.launch(kGatherLabels, d.grid(n), argPtr(lb), argPtr(ib), argPtr(ob), argInt(n))
+	return d.launch(kGatherLabels, d.grid(n), argPtr(lb), argPtr(ib), argPtr(ob), argInt(n), argInt(lb.n), argPtr(d.rng.buf))
 }
 
 // AddBias adds bias[c] to y[i, c, s] for y of shape [n, ch, spatial].
 func (d *Device) AddBias(n, ch, spatial int, y, bias kernels.Buffer) error {
 	const op = "AddBias"
-	if n < 0 || ch < 0 || spatial < 0 {
-		return fmt.Errorf("cuda: %s: negative shape n=%d ch=%d spatial=%d", op, n, ch, spatial)
+	if err := kernels.CheckBias(op, n, ch, spatial, y, bias); err != nil {
+		return fmt.Errorf("cuda: %w", err)
 	}
 	count := n * ch * spatial
 	yb, err := d.f32(op, "y", y, count)
@@ -102,8 +104,8 @@ func (d *Device) AddBias(n, ch, spatial int, y, bias kernels.Buffer) error {
 // BiasGrad writes dbias[c] = Σ_{i,s} dy[i, c, s] (one block per channel).
 func (d *Device) BiasGrad(n, ch, spatial int, dy, dbias kernels.Buffer) error {
 	const op = "BiasGrad"
-	if n < 0 || ch < 0 || spatial < 0 {
-		return fmt.Errorf("cuda: %s: negative shape n=%d ch=%d spatial=%d", op, n, ch, spatial)
+	if err := kernels.CheckBias(op, n, ch, spatial, dy, dbias); err != nil {
+		return fmt.Errorf("cuda: %w", err)
 	}
 	dyb, err := d.f32(op, "dy", dy, n*ch*spatial)
 	if err != nil {
@@ -126,8 +128,8 @@ func (d *Device) BiasGrad(n, ch, spatial int, dy, dbias kernels.Buffer) error {
 // ActForward writes y = f(x) for the first count elements.
 func (d *Device) ActForward(act kernels.Activation, count int, x, y kernels.Buffer) error {
 	const op = "ActForward"
-	if act < kernels.ReLU || act > kernels.Identity {
-		return fmt.Errorf("cuda: %s: unknown activation %v", op, act)
+	if err := kernels.CheckActForward(act, count, x, y); err != nil {
+		return fmt.Errorf("cuda: %w", err)
 	}
 	xb, err := d.f32(op, "x", x, count)
 	if err != nil {
@@ -150,8 +152,8 @@ func (d *Device) ActForward(act kernels.Activation, count int, x, y kernels.Buff
 // ActBackward writes dx = dy·f'(x), with f' expressed through y = f(x).
 func (d *Device) ActBackward(act kernels.Activation, count int, x, y, dy, dx kernels.Buffer) error {
 	const op = "ActBackward"
-	if act < kernels.ReLU || act > kernels.Identity {
-		return fmt.Errorf("cuda: %s: unknown activation %v", op, act)
+	if err := kernels.CheckActBackward(act, count, x, y, dy, dx); err != nil {
+		return fmt.Errorf("cuda: %w", err)
 	}
 	if _, err := d.f32(op, "x", x, count); err != nil {
 		return err
@@ -183,8 +185,8 @@ func (d *Device) ActBackward(act kernels.Activation, count int, x, y, dy, dx ker
 // GPU), writes mask = keep/(1-p) and y = x·mask.
 func (d *Device) DropoutForward(count int, p float32, seed, step uint64, x, mask, y kernels.Buffer) error {
 	const op = "DropoutForward"
-	if !(p >= 0 && p <= 1) {
-		return fmt.Errorf("cuda: %s: p = %v outside [0, 1]", op, p)
+	if err := kernels.CheckDropout(count, p, x, mask, y); err != nil {
+		return fmt.Errorf("cuda: %w", err)
 	}
 	xb, err := d.f32(op, "x", x, count)
 	if err != nil {
@@ -216,6 +218,9 @@ func (d *Device) DropoutForward(count int, p float32, seed, step uint64, x, mask
 // Mul writes z = x·y elementwise.
 func (d *Device) Mul(count int, x, y, z kernels.Buffer) error {
 	const op = "Mul"
+	if err := kernels.CheckMul(count, x, y, z); err != nil {
+		return fmt.Errorf("cuda: %w", err)
+	}
 	xb, err := d.f32(op, "x", x, count)
 	if err != nil {
 		return err
@@ -240,16 +245,13 @@ func (d *Device) Mul(count int, x, y, z kernels.Buffer) error {
 
 // LossForward adds the summed loss and the number of correct rows to the
 // device accumulators lossSum[0] and correct[0], and writes the gradient of
-// the batch-mean loss into dlogits unless it is nil. Labels are not checked
-// on the host (they are on the device): an out-of-range label makes the
-// loss NaN.
+// the batch-mean loss into dlogits unless it is nil. Labels are on the
+// device: an out-of-range label makes the loss NaN and is flagged, and the
+// next Sync or Download returns the error (rangecheck.go).
 func (d *Device) LossForward(loss kernels.Loss, n, classes int, logits, labels, dlogits, lossSum, correct kernels.Buffer) error {
 	const op = "LossForward"
-	if loss < kernels.CrossEntropy || loss > kernels.MSE {
-		return fmt.Errorf("cuda: %s: unknown loss %v", op, loss)
-	}
-	if n < 0 || classes < 1 {
-		return fmt.Errorf("cuda: %s: bad shape n=%d classes=%d", op, n, classes)
+	if err := kernels.CheckLoss(loss, n, classes, logits, labels, dlogits, lossSum, correct); err != nil {
+		return fmt.Errorf("cuda: %w", err)
 	}
 	zb, err := d.f32(op, "logits", logits, n*classes)
 	if err != nil {
@@ -281,14 +283,14 @@ func (d *Device) LossForward(loss kernels.Loss, n, classes int, logits, labels, 
 	}
 	defer d.leave()
 	return d.launch(kLossForward, ceilDiv(n, blockSize), argInt(int(loss)), argPtr(zb), argPtr(lb), argPtr(gb),
-		argPtr(sb), argPtr(cb), argInt(n), argInt(classes))
+		argPtr(sb), argPtr(cb), argInt(n), argInt(classes), argPtr(d.rng.buf))
 }
 
 // Softmax writes the row-wise softmax of x [n, classes] into y.
 func (d *Device) Softmax(n, classes int, x, y kernels.Buffer) error {
 	const op = "Softmax"
-	if n < 0 || classes < 1 {
-		return fmt.Errorf("cuda: %s: bad shape n=%d classes=%d", op, n, classes)
+	if err := kernels.CheckSoftmax(n, classes, x, y); err != nil {
+		return fmt.Errorf("cuda: %w", err)
 	}
 	xb, err := d.f32(op, "x", x, n*classes)
 	if err != nil {
@@ -312,6 +314,9 @@ func (d *Device) Softmax(n, classes int, x, y kernels.Buffer) error {
 // momentum is 0, and may then be nil).
 func (d *Device) SGD(count int, lr, momentum, wd float32, params, grads, vel kernels.Buffer) error {
 	const op = "SGD"
+	if err := kernels.CheckSGD(count, momentum, params, grads, vel); err != nil {
+		return fmt.Errorf("cuda: %w", err)
+	}
 	pb, err := d.f32(op, "params", params, count)
 	if err != nil {
 		return err
@@ -340,8 +345,8 @@ func (d *Device) SGD(count int, lr, momentum, wd float32, params, grads, vel ker
 // gradient; the bias corrections are computed here in double.
 func (d *Device) Adam(count int, lr, beta1, beta2, eps, wd float32, step int, params, grads, m, v kernels.Buffer) error {
 	const op = "Adam"
-	if step < 1 {
-		return fmt.Errorf("cuda: %s: step %d, want >= 1", op, step)
+	if err := kernels.CheckAdam(count, step, params, grads, m, v); err != nil {
+		return fmt.Errorf("cuda: %w", err)
 	}
 	pb, err := d.f32(op, "params", params, count)
 	if err != nil {

@@ -14,8 +14,8 @@ type maxPool struct {
 
 // NewMaxPool plans a 2×2 stride-2 max-pool over [n, ch, h, w].
 func (d *Device) NewMaxPool(ch, h, w, maxN int) (kernels.MaxPool, error) {
-	if ch < 1 || h < 2 || w < 2 || maxN < 1 {
-		return nil, fmt.Errorf("cuda: NewMaxPool: bad shape ch=%d h=%d w=%d maxN=%d", ch, h, w, maxN)
+	if err := kernels.CheckMaxPoolShape(ch, h, w, maxN); err != nil {
+		return nil, fmt.Errorf("cuda: %w", err)
 	}
 	return &maxPool{d: d, ch: ch, h: h, w: w, maxN: maxN}, nil
 }
@@ -23,8 +23,8 @@ func (d *Device) NewMaxPool(ch, h, w, maxN int) (kernels.MaxPool, error) {
 // Forward writes y [n, ch, h/2, w/2].
 func (p *maxPool) Forward(n int, x, y kernels.Buffer) error {
 	const op = "MaxPool.Forward"
-	if n < 0 || n > p.maxN {
-		return fmt.Errorf("cuda: %s: n = %d outside [0, %d]", op, n, p.maxN)
+	if err := kernels.CheckMaxPool(op, p.ch, p.h, p.w, p.maxN, n, x, y, nil, nil); err != nil {
+		return fmt.Errorf("cuda: %w", err)
 	}
 	d := p.d
 	planes := n * p.ch
@@ -48,8 +48,8 @@ func (p *maxPool) Forward(n int, x, y kernels.Buffer) error {
 // row-major order) and zeroes the rest of dx.
 func (p *maxPool) Backward(n int, x, y, dy, dx kernels.Buffer) error {
 	const op = "MaxPool.Backward"
-	if n < 0 || n > p.maxN {
-		return fmt.Errorf("cuda: %s: n = %d outside [0, %d]", op, n, p.maxN)
+	if err := kernels.CheckMaxPool(op, p.ch, p.h, p.w, p.maxN, n, x, y, dy, dx); err != nil {
+		return fmt.Errorf("cuda: %w", err)
 	}
 	d := p.d
 	planes := n * p.ch

@@ -46,7 +46,7 @@ func TestTrainEndToEnd(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Metrics.Accuracy < c.floor {
+			if !(res.Metrics.Accuracy >= c.floor) {
 				t.Fatalf("test accuracy %.4f below %.2f", res.Metrics.Accuracy, c.floor)
 			}
 			t.Logf("%s: test accuracy %.4f after %d epochs on %d images", c.task, res.Metrics.Accuracy, c.epochs, data.Train.Len())

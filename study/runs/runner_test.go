@@ -19,7 +19,7 @@ func TestStatOf(t *testing.T) {
 	}
 	for _, c := range cases {
 		s := StatOf(c.in)
-		if math.Abs(s.Mean-c.mean) > 1e-12 || math.Abs(s.Std-c.std) > 1e-12 || s.N != len(c.in) {
+		if !(math.Abs(s.Mean-c.mean) <= 1e-12) || !(math.Abs(s.Std-c.std) <= 1e-12) || s.N != len(c.in) {
 			t.Errorf("statOf(%v) = %+v, want mean %v std %v", c.in, s, c.mean, c.std)
 		}
 	}

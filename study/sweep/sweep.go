@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"mnistgpu/internal/atomicfile"
 	"mnistgpu/internal/progress"
@@ -36,10 +37,14 @@ type Param struct {
 // itself is a list (--hidden 128,64), values separated by semicolons:
 // "hidden=128,64;128,64,32".
 func ParseParam(s string) (Param, error) {
+	arg := printable(s) // errors stay one line whatever s holds
 	name, vals, ok := strings.Cut(s, "=")
 	name = strings.TrimLeft(strings.TrimSpace(name), "-")
 	if !ok || name == "" {
-		return Param{}, fmt.Errorf("--set %s: want NAME=VALUE,VALUE,... (e.g. --set batch-size=32,64)", s)
+		return Param{}, fmt.Errorf("--set %s: want NAME=VALUE,VALUE,... (e.g. --set batch-size=32,64)", arg)
+	}
+	if err := checkName(name); err != nil {
+		return Param{}, fmt.Errorf("--set %s: %w", arg, err)
 	}
 	sep := ","
 	if strings.Contains(vals, ";") {
@@ -49,14 +54,42 @@ func ParseParam(s string) (Param, error) {
 	for _, v := range strings.Split(vals, sep) {
 		v = strings.TrimSpace(v)
 		if v == "" {
-			return Param{}, fmt.Errorf("--set %s: empty value (separate values with commas, or with semicolons when a value is a list: hidden=128,64;128,64,32)", s)
+			return Param{}, fmt.Errorf("--set %s: empty value (separate values with commas, or with semicolons when a value is a list: hidden=128,64;128,64,32)", arg)
 		}
 		if slices.Contains(p.Values, v) {
-			return Param{}, fmt.Errorf("--set %s: value %q given twice", s, v)
+			return Param{}, fmt.Errorf("--set %s: value %q given twice", arg, v)
+		}
+		if printable(v) != v {
+			return Param{}, fmt.Errorf("--set %s: value %q holds a control character", arg, v)
 		}
 		p.Values = append(p.Values, v)
 	}
 	return p, nil
+}
+
+// printable returns s, or s quoted when it holds a character that is not
+// printable (a newline would split a one-line error).
+func printable(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+		return strconv.Quote(s)
+	}
+	return s
+}
+
+// MaxRuns bounds the runs of one sweep (its grid times its repeats), so a
+// mistyped command or a damaged sweep.json fails at once instead of
+// planning without end.
+const MaxRuns = 100000
+
+// checkName accepts a flag name: letters, digits and '-' (it becomes part
+// of the run folders' names).
+func checkName(name string) error {
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+			return fmt.Errorf("flag name %q: want letters, digits and '-'", name)
+		}
+	}
+	return nil
 }
 
 // SweepRun is one run of a sweep's grid.
@@ -77,7 +110,11 @@ func Plan(params []Param, repeat int) ([]Point, error) {
 		return nil, fmt.Errorf("--repeat %d: must be at least 1", repeat)
 	}
 	seen := map[string]bool{}
+	total := repeat
 	for _, p := range params {
+		if err := checkName(p.Name); err != nil || p.Name == "" {
+			return nil, fmt.Errorf("--set %q: want a flag name of letters, digits and '-'", p.Name)
+		}
 		if seen[p.Name] {
 			return nil, fmt.Errorf("--set %s given twice: list all its values in one --set", p.Name)
 		}
@@ -85,6 +122,19 @@ func Plan(params []Param, repeat int) ([]Point, error) {
 		if len(p.Values) == 0 {
 			return nil, fmt.Errorf("--set %s: no values", p.Name)
 		}
+		for _, v := range p.Values {
+			if printable(v) != v {
+				return nil, fmt.Errorf("--set %s: value %q holds a control character", p.Name, v)
+			}
+		}
+		if total > MaxRuns/len(p.Values) {
+			total = MaxRuns + 1
+		} else {
+			total *= len(p.Values)
+		}
+	}
+	if total > MaxRuns {
+		return nil, fmt.Errorf("sweep: the grid times --repeat %d makes more than %d runs", repeat, MaxRuns)
 	}
 	order := make([]int, len(params)) // params by name, for the IDs
 	for i := range order {
@@ -302,11 +352,31 @@ func sweepConfig(o Options, r Point) (runs.Config, error) {
 	return cfg, nil
 }
 
+// readManifest reads a sweep.json and checks that its runs are exactly the
+// plan of its params and repeats (so every run folder it names is one the
+// sweep would make, inside the sweep's runs folder).
+func readManifest(path string) (sweepManifest, error) {
+	var m sweepManifest
+	if err := runs.ReadJSON(path, &m); err != nil {
+		return m, err
+	}
+	plan, err := Plan(m.Params, m.Repeat)
+	if err != nil {
+		return m, fmt.Errorf("read %s: %w", path, err)
+	}
+	if !slices.EqualFunc(plan, m.Runs, func(a, b Point) bool {
+		return a.ID == b.ID && a.Repeat == b.Repeat && slices.Equal(a.Values, b.Values)
+	}) {
+		return m, fmt.Errorf("read %s: its runs are not the plan of its params and repeats (edited or damaged?)", path)
+	}
+	return m, nil
+}
+
 func writeManifest(out string, man sweepManifest) error {
 	path := filepath.Join(out, "sweep.json")
 	if runs.FileExists(path) {
-		var old sweepManifest
-		if err := runs.ReadJSON(path, &old); err != nil {
+		old, err := readManifest(path)
+		if err != nil {
 			return err
 		}
 		if d := old.sameSweep(man); d != "" {
@@ -552,8 +622,8 @@ func Merge(dirs []string, out string, log io.Writer) (*Result, error) {
 	}
 	var man sweepManifest
 	for i, d := range dirs {
-		var m sweepManifest
-		if err := runs.ReadJSON(filepath.Join(d, "sweep.json"), &m); err != nil {
+		m, err := readManifest(filepath.Join(d, "sweep.json"))
+		if err != nil {
 			return nil, fmt.Errorf("sweep merge: %w (is %s a sweep folder?)", err, d)
 		}
 		if i == 0 {
