@@ -51,15 +51,15 @@ func benchCommand() *cli.Command {
 			o := bench.Options{Epochs: c.Int("epochs"), Seed: 1, Log: os.Stderr}
 			for _, t := range strings.Split(c.String("tasks"), ",") {
 				if _, err := model.DefaultArch(strings.TrimSpace(t)); err != nil {
-					return &exitError{msg: "--tasks: " + err.Error(), code: 2}
+					return &exitError{msg: "--tasks: " + err.Error(), code: exitUsage}
 				}
 				o.Tasks = append(o.Tasks, strings.TrimSpace(t))
 			}
 			if o.BatchSizes, err = model.ParseInts("batch-sizes", c.String("batch-sizes")); err != nil {
-				return &exitError{msg: err.Error(), code: 2}
+				return &exitError{msg: err.Error(), code: exitUsage}
 			}
 			if o.Epochs < 1 {
-				return &exitError{msg: fmt.Sprintf("--epochs %d: must be at least 1", o.Epochs), code: 2}
+				return &exitError{msg: fmt.Sprintf("--epochs %d: must be at least 1", o.Epochs), code: exitUsage}
 			}
 			data, err := runs.LoadData(runs.DataConfig{Dir: c.String("data"), ValSplit: 0.1}, 1)
 			if err != nil {

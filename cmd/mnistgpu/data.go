@@ -34,7 +34,7 @@ func dataCommand() *cli.Command {
 			case 1:
 				dir = c.Args().First()
 			default:
-				return &exitError{msg: fmt.Sprintf("data: one folder at most, got %q", c.Args().Slice()), code: 2}
+				return &exitError{msg: fmt.Sprintf("data: one folder at most, got %q", c.Args().Slice()), code: exitUsage}
 			}
 			if c.Bool("verify") {
 				checks, err := dataset.Verify(dir)
@@ -44,7 +44,7 @@ func dataCommand() *cli.Command {
 				return err
 			}
 			if c.Duration("timeout") <= 0 {
-				return &exitError{msg: fmt.Sprintf("--timeout %v: must be positive", c.Duration("timeout")), code: 2}
+				return &exitError{msg: fmt.Sprintf("--timeout %v: must be positive", c.Duration("timeout")), code: exitUsage}
 			}
 			o := dataset.DownloadOptions{GoProxy: os.Getenv("GOPROXY"), StallTimeout: c.Duration("timeout"), Log: os.Stdout}
 			if m := c.String("mirror"); m != "" {

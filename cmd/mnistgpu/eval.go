@@ -39,7 +39,7 @@ func evalCommand() *cli.Command {
 			o := runs.EvalOptions{DataDir: c.String("data"), Figures: !c.Bool("no-figures"),
 				TSNEPoints: c.Int("tsne-points"), TSNELayer: c.String("tsne-layer"), Log: os.Stdout}
 			if err := checkTSNE(o.TSNEPoints, o.TSNELayer); err != nil {
-				return &exitError{msg: err.Error(), code: 2}
+				return &exitError{msg: err.Error(), code: exitUsage}
 			}
 			// A bad checkpoint is reported before a device is opened (and
 			// before any note about which one).

@@ -73,7 +73,7 @@ func newApp() *cli.App {
 			reportCommand(),
 		},
 		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
-			return &exitError{msg: err.Error() + " (see --help)", code: 2}
+			return &exitError{msg: err.Error() + " (see --help)", code: exitUsage}
 		},
 	}
 	moveDefaults(app.Commands)

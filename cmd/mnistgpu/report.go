@@ -51,12 +51,12 @@ func reportCommand() *cli.Command {
 
 func reportAction(c *cli.Context) error {
 	if c.NArg() > 0 {
-		return &exitError{msg: fmt.Sprintf("report: unexpected argument %q (flags start with --)", c.Args().First()), code: 2}
+		return &exitError{msg: fmt.Sprintf("report: unexpected argument %q (flags start with --)", c.Args().First()), code: exitUsage}
 	}
 	o := report.Preset(c.Bool("quick"))
 	if c.IsSet("epochs") {
 		if c.Int("epochs") < 1 {
-			return &exitError{msg: fmt.Sprintf("--epochs %d: must be at least 1", c.Int("epochs")), code: 2}
+			return &exitError{msg: fmt.Sprintf("--epochs %d: must be at least 1", c.Int("epochs")), code: exitUsage}
 		}
 		o.MainEpochs, o.AblationEpochs = c.Int("epochs"), c.Int("epochs")
 	}
@@ -67,14 +67,14 @@ func reportAction(c *cli.Context) error {
 		o.TSNEPoints = c.Int("tsne-points")
 	}
 	if err := checkTSNE(o.TSNEPoints, "logits"); err != nil {
-		return &exitError{msg: err.Error(), code: 2}
+		return &exitError{msg: err.Error(), code: exitUsage}
 	}
 	var err error
 	if o.Repeat, o.RepeatWhy, err = repeatOf(c); err != nil {
-		return &exitError{msg: err.Error(), code: 2}
+		return &exitError{msg: err.Error(), code: exitUsage}
 	}
 	if o.Parallel, err = parallelRuns(c); err != nil {
-		return &exitError{msg: err.Error(), code: 2}
+		return &exitError{msg: err.Error(), code: exitUsage}
 	}
 	want := c.String("device")
 	fixed := map[string]string{"device": want}
@@ -96,7 +96,7 @@ func reportAction(c *cli.Context) error {
 	if err != nil {
 		var ue *usageError
 		if errors.As(err, &ue) {
-			return &exitError{msg: err.Error(), code: 2}
+			return &exitError{msg: err.Error(), code: exitUsage}
 		}
 		return err
 	}

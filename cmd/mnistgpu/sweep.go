@@ -75,7 +75,7 @@ func sweepMergeCommand() *cli.Command {
 		Flags: []cli.Flag{&cli.StringFlag{Name: "out", Usage: "merged folder (default: the first DIR)"}},
 		Action: func(c *cli.Context) error {
 			if c.NArg() == 0 {
-				return &exitError{msg: "sweep merge: name the shard folders (e.g. mnistgpu sweep merge sweeps/a sweeps/b)", code: 2}
+				return &exitError{msg: "sweep merge: name the shard folders (e.g. mnistgpu sweep merge sweeps/a sweeps/b)", code: exitUsage}
 			}
 			res, err := sweep.Merge(c.Args().Slice(), c.String("out"), os.Stderr)
 			if err != nil {
@@ -94,47 +94,47 @@ func (e *usageError) Unwrap() error { return e.err }
 
 func sweepAction(c *cli.Context) error {
 	if c.NArg() > 0 {
-		return &exitError{msg: fmt.Sprintf("sweep: unexpected argument %q (flags start with --; merge is `mnistgpu sweep merge DIR...`)", c.Args().First()), code: 2}
+		return &exitError{msg: fmt.Sprintf("sweep: unexpected argument %q (flags start with --; merge is `mnistgpu sweep merge DIR...`)", c.Args().First()), code: exitUsage}
 	}
 	if err := checkRepeated(os.Args[1:], trainFlags()); err != nil { // --set may repeat
 		return &exitError{msg: err.Error(), code: exitUsage}
 	}
 	task := strings.ToLower(c.String("task"))
 	if task == "" {
-		return &exitError{msg: "sweep: --task mlp or --task cnn is required", code: 2}
+		return &exitError{msg: "sweep: --task mlp or --task cnn is required", code: exitUsage}
 	}
 	if _, err := model.DefaultArch(task); err != nil {
-		return &exitError{msg: "--task: " + err.Error(), code: 2}
+		return &exitError{msg: "--task: " + err.Error(), code: exitUsage}
 	}
 	var params []sweep.Param
 	known := trainFlagNames()
 	for _, s := range c.Generic("set").(*setList).vals {
 		p, err := sweep.ParseParam(s)
 		if err != nil {
-			return &exitError{msg: err.Error(), code: 2}
+			return &exitError{msg: err.Error(), code: exitUsage}
 		}
 		if !known[p.Name] {
-			return &exitError{msg: fmt.Sprintf("--set %s: %q is not a train flag (see mnistgpu train %s --help)", s, p.Name, task), code: 2}
+			return &exitError{msg: fmt.Sprintf("--set %s: %q is not a train flag (see mnistgpu train %s --help)", s, p.Name, task), code: exitUsage}
 		}
 		if p.Name == "device" || p.Name == "gpu" || p.Name == "threads" {
-			return &exitError{msg: fmt.Sprintf("--set %s: --%s says where runs train, not what they compute: run one sweep per device", s, p.Name), code: 2}
+			return &exitError{msg: fmt.Sprintf("--set %s: --%s says where runs train, not what they compute: run one sweep per device", s, p.Name), code: exitUsage}
 		}
 		params = append(params, p)
 	}
 	shard, shards, err := parseShard(c.String("shard"))
 	if err != nil {
-		return &exitError{msg: err.Error(), code: 2}
+		return &exitError{msg: err.Error(), code: exitUsage}
 	}
 	if c.String("shard") == "auto" {
 		var from string
 		if shard, shards, from, err = sweep.ShardFromEnv(os.Getenv); err != nil {
-			return &exitError{msg: err.Error(), code: 2}
+			return &exitError{msg: err.Error(), code: exitUsage}
 		}
 		fmt.Fprintf(os.Stderr, "--shard auto: %d/%d (%s)\n", shard, shards, from)
 	}
 	parallel, err := parallelRuns(c)
 	if err != nil {
-		return &exitError{msg: err.Error(), code: 2}
+		return &exitError{msg: err.Error(), code: exitUsage}
 	}
 	swept := map[string]bool{}
 	for _, p := range params {
@@ -162,7 +162,7 @@ func sweepAction(c *cli.Context) error {
 	}
 	repeat, _, err := repeatOf(c)
 	if err != nil {
-		return &exitError{msg: err.Error(), code: 2}
+		return &exitError{msg: err.Error(), code: exitUsage}
 	}
 	o := sweep.Options{Task: task, Params: params, Repeat: repeat, Config: config, Shard: shard, Shards: shards,
 		Parallel: parallel, Open: deviceOpener(c.String("device"), gpu, c.Int("threads"), parallel, os.Stderr),
@@ -174,7 +174,7 @@ func sweepAction(c *cli.Context) error {
 	if err != nil {
 		var ue *usageError
 		if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "--") {
-			return &exitError{msg: err.Error(), code: 2}
+			return &exitError{msg: err.Error(), code: exitUsage}
 		}
 		return err
 	}
