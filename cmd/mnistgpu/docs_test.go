@@ -36,7 +36,7 @@ func TestReportPresetDocs(t *testing.T) {
 	full, quick := report.Preset(false), report.Preset(true)
 	// The summaries carry the numbers, so a changed preset changes them.
 	for _, want := range []string{strconv.Itoa(quick.MainEpochs) + " epochs", "and " + strconv.Itoa(quick.AblationEpochs) + " for the ablations",
-		thousands(quick.Subset) + " training images", thousands(quick.TSNEPoints) + " points"} {
+		report.Commas(quick.Subset) + " training images", report.Commas(quick.TSNEPoints) + " points"} {
 		if !strings.Contains(presetSummary(quick), want) {
 			t.Fatalf("presetSummary(quick) = %q lacks %q", presetSummary(quick), want)
 		}
@@ -132,8 +132,8 @@ func TestMoveDefaults(t *testing.T) {
 
 func TestThousandsWrap(t *testing.T) {
 	for n, want := range map[int]string{0: "0", 999: "999", 1000: "1,000", 54000: "54,000", 1234567: "1,234,567", -1500: "-1,500"} {
-		if got := thousands(n); got != want {
-			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
+		if got := report.Commas(n); got != want {
+			t.Errorf("report.Commas(%d) = %q, want %q", n, got, want)
 		}
 	}
 	if got := wrap("aa bb cc dd", 5); got != "aa bb\ncc dd" {

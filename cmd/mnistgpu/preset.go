@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strconv"
 
 	"mnistgpu/study/report"
 )
@@ -19,7 +18,7 @@ const (
 // main runs and 2 for the ablations on the first 10,000 training images,
 // t-SNE of 1,000 points".
 func presetSummary(o report.Options) string {
-	return fmt.Sprintf("%s on %s, t-SNE of %s points", presetEpochs(o), presetImages(o), thousands(o.TSNEPoints))
+	return fmt.Sprintf("%s on %s, t-SNE of %s points", presetEpochs(o), presetImages(o), report.Commas(o.TSNEPoints))
 }
 
 // presetEpochs is "10 epochs", or "3 epochs for the main runs and 2 for
@@ -35,19 +34,7 @@ func presetEpochs(o report.Options) string {
 // training images".
 func presetImages(o report.Options) string {
 	if o.Subset > 0 {
-		return "the first " + thousands(o.Subset) + " training images"
+		return "the first " + report.Commas(o.Subset) + " training images"
 	}
 	return "all the training images"
-}
-
-// thousands writes n with comma thousands separators: 10000 → "10,000".
-func thousands(n int) string {
-	s := strconv.Itoa(n)
-	if n < 0 {
-		return "-" + thousands(-n)
-	}
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
 }

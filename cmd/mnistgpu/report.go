@@ -42,7 +42,7 @@ func reportCommand() *cli.Command {
 			&cli.IntFlag{Name: "epochs", Usage: "epochs of every run", DefaultText: presetEpochs(full) + "; with --quick " + presetEpochs(quick)},
 			&cli.IntFlag{Name: "subset", Usage: "train every run on the first N training images", DefaultText: presetImages(full) + "; with --quick " + presetImages(quick)},
 			&cli.IntFlag{Name: "tsne-points", Usage: "test images embedded by t-SNE",
-				DefaultText: thousands(full.TSNEPoints) + "; with --quick " + thousands(quick.TSNEPoints)},
+				DefaultText: report.Commas(full.TSNEPoints) + "; with --quick " + report.Commas(quick.TSNEPoints)},
 			repeatFlag("runs per main run and per ablation value"),
 		},
 		Action: reportAction,

@@ -523,11 +523,11 @@ func points(d float64) string {
 	return "+" + s + " points"
 }
 
-// commas writes n with thousands separators.
-func commas(n int) string {
+// Commas writes n with thousands separators: 10000 → "10,000".
+func Commas(n int) string {
 	s := strconv.Itoa(n)
 	if n < 0 {
-		return "-" + commas(-n)
+		return "-" + Commas(-n)
 	}
 	for i := len(s) - 3; i > 0; i -= 3 {
 		s = s[:i] + "," + s[i:]

@@ -60,10 +60,10 @@ func (r *reportRun) header(d *document) {
 	}
 	train := "the whole training set"
 	if r.o.Subset > 0 {
-		train = fmt.Sprintf("the first %s training images", commas(r.o.Subset))
+		train = fmt.Sprintf("the first %s training images", Commas(r.o.Subset))
 	}
 	mode += fmt.Sprintf(": main runs %s, ablations %s, on %s; t-SNE of %s test images",
-		plural(r.o.MainEpochs, "epoch"), plural(r.o.AblationEpochs, "epoch"), train, commas(r.mainCfg[model.TaskMLP].TSNEPoints))
+		plural(r.o.MainEpochs, "epoch"), plural(r.o.AblationEpochs, "epoch"), train, Commas(r.mainCfg[model.TaskMLP].TSNEPoints))
 	if r.o.Quick {
 		mode += ". A quick report checks the pipeline; its numbers are lower than a full run's and support fewer conclusions"
 	}
@@ -71,7 +71,7 @@ func (r *reportRun) header(d *document) {
 	d.Header = append(d.Header, headerItem{Key: "Seeds", Value: r.seedsLine()})
 	if r.sizes[0] > 0 {
 		d.Header = append(d.Header, headerItem{Key: "Data", Value: fmt.Sprintf("%s training, %s validation (held out of the training set), %s test images, from %s",
-			commas(r.sizes[0]), commas(r.sizes[1]), commas(r.sizes[2]), r.dataDir)})
+			Commas(r.sizes[0]), Commas(r.sizes[1]), Commas(r.sizes[2]), r.dataDir)})
 	}
 	runs := fmt.Sprintf("%d (%d trained now", len(r.jobs), r.trained)
 	if r.skipped > 0 {
@@ -140,7 +140,7 @@ func (r *reportRun) testMetrics(d *document) {
 		if m.AUC != nil {
 			tb.Rows = append(tb.Rows, []string{"ROC AUC (micro / macro)", f4(float64(m.AUC.Micro)) + " / " + f4(float64(m.AUC.Macro)), "—"})
 		}
-		tb.Caption = fmt.Sprintf("%s: test metrics on %s test images", runs.TaskTitle(t), commas(m.Samples))
+		tb.Caption = fmt.Sprintf("%s: test metrics on %s test images", runs.TaskTitle(t), Commas(m.Samples))
 		if mc := r.mainCell(t); len(mc.Runs) > 1 {
 			var f1 []float64
 			for _, h := range mc.Healthy {
@@ -160,7 +160,7 @@ func (r *reportRun) testMetrics(d *document) {
 		pc := &table{Head: []string{"class", "precision", "recall", "F1", "support"}, Num: []bool{false, true, true, true, true},
 			Caption: runs.TaskTitle(t) + ": per class"}
 		for _, c := range m.PerClass {
-			pc.Rows = append(pc.Rows, []string{strconv.Itoa(c.Class), f4(c.Precision), f4(c.Recall), f4(c.F1), commas(c.Support)})
+			pc.Rows = append(pc.Rows, []string{strconv.Itoa(c.Class), f4(c.Precision), f4(c.Recall), f4(c.F1), Commas(c.Support)})
 		}
 		sub.table(pc)
 		d.addFigures(sub, r.figure(t, runs.FigConfusion, runs.TaskTitle(t)+": confusion matrix (rows true, columns predicted)"))
@@ -199,7 +199,7 @@ func (r *reportRun) predictions(d *document) {
 		m := r.main[t].Metrics
 		wrong := testErrors(m)
 		sub.text("%s of %s test images are wrong (%.2f %%). The most frequent confusions: %s.",
-			commas(wrong), commas(m.Samples), 100*float64(wrong)/float64(max(m.Samples, 1)), runs.OrNone(topConfusions(m.Confusion, 3)))
+			Commas(wrong), Commas(m.Samples), 100*float64(wrong)/float64(max(m.Samples, 1)), runs.OrNone(topConfusions(m.Confusion, 3)))
 		d.addFigures(sub, r.figure(t, runs.FigCorrect, runs.TaskTitle(t)+": correct predictions"), r.figure(t, runs.FigWrong, runs.TaskTitle(t)+": wrong predictions"))
 	}
 }
@@ -278,8 +278,8 @@ func (r *reportRun) mlpVsCNN(d *document) {
 			micro, macro = f4(float64(m.AUC.Micro)), f4(float64(m.AUC.Macro))
 		}
 		wrong := testErrors(m)
-		tb.Rows = append(tb.Rows, []string{runs.TaskTitle(t), commas(m.Params), f4(m.Accuracy), f4(m.WeightedF1), f4(float64(m.TestLoss)), micro, macro,
-			commas(wrong), strconv.FormatFloat(m.Accuracy/float64(m.Params)*1000, 'f', 4, 64), duration(m.TrainSeconds)})
+		tb.Rows = append(tb.Rows, []string{runs.TaskTitle(t), Commas(m.Params), f4(m.Accuracy), f4(m.WeightedF1), f4(float64(m.TestLoss)), micro, macro,
+			Commas(wrong), strconv.FormatFloat(m.Accuracy/float64(m.Params)*1000, 'f', 4, 64), duration(m.TrainSeconds)})
 		if r.o.Repeat > 1 {
 			mc := r.mainCell(t)
 			tb.Rows[len(tb.Rows)-1] = append(tb.Rows[len(tb.Rows)-1], mc.Acc.FormatCI(4), strconv.Itoa(mc.Acc.N))
@@ -310,9 +310,9 @@ func (r *reportRun) mlpVsCNNSentence() string {
 	cmp := r.compare(cnn, mlp, false)
 	d, clear := cnn.Acc.Mean-mlp.Acc.Mean, cmp.clear()
 	ratio := float64(pm) / float64(max(pc, 1))
-	size := fmt.Sprintf("with %s parameters against the MLP's %s (%.0f× fewer)", commas(pc), commas(pm), ratio)
+	size := fmt.Sprintf("with %s parameters against the MLP's %s (%.0f× fewer)", Commas(pc), Commas(pm), ratio)
 	if pc > pm {
-		size = fmt.Sprintf("with %s parameters against the MLP's %s", commas(pc), commas(pm))
+		size = fmt.Sprintf("with %s parameters against the MLP's %s", Commas(pc), Commas(pm))
 	}
 	switch {
 	case d > 0 && clear:
@@ -353,7 +353,7 @@ func (r *reportRun) tsne(d *document) {
 		layer = "the inputs of the last fully connected layer"
 	}
 	s.text("Each plot embeds %s of the first %s test images in two dimensions with Barnes-Hut t-SNE (perplexity 30), coloured by the true digit.",
-		layer, commas(cfg.TSNEPoints))
+		layer, Commas(cfg.TSNEPoints))
 	for i, t := range tasks() {
 		sub := s.sub(fmt.Sprintf("7.%d", i+1), taskName(t))
 		h := r.main[t].History
@@ -536,7 +536,7 @@ func (r *reportRun) flagNote(task, flag string) string {
 		var ps []string
 		for _, c := range a.Cells {
 			if len(c.Runs) > 0 {
-				ps = append(ps, fmt.Sprintf("%s: %s parameters", c.Label, commas(c.Runs[0].Metrics.Params)))
+				ps = append(ps, fmt.Sprintf("%s: %s parameters", c.Label, Commas(c.Runs[0].Metrics.Params)))
 			}
 		}
 		return " (" + strings.Join(ps, ", ") + ".)"
@@ -556,7 +556,7 @@ func (r *reportRun) batchNote(task string) string {
 	steps := ""
 	if n > 0 {
 		steps = fmt.Sprintf(" At a fixed %s, batch 32 takes %s optimizer steps and batch 64 %s.", plural(e, "epoch"),
-			commas(e*((n+31)/32)), commas(e*((n+63)/64)))
+			Commas(e*((n+31)/32)), Commas(e*((n+63)/64)))
 	}
 	tl32, tl64 := float64(ra.Metrics.TestLoss), float64(rb.Metrics.TestLoss)
 	tr32, tr64 := ra.FinalTrainLoss(), rb.FinalTrainLoss()
@@ -594,7 +594,7 @@ func (r *reportRun) ablationSections(d *document) {
 		s := d.section(num, title)
 		subset := ""
 		if r.o.Subset > 0 {
-			subset = fmt.Sprintf(" on the first %s training images", commas(r.o.Subset))
+			subset = fmt.Sprintf(" on the first %s training images", Commas(r.o.Subset))
 		}
 		s.text("Each experiment changes one flag of mnistgpu train %s; every other setting is the main run's (%s%s). "+
 			"The row marked default is the same run in every experiment, trained once.", t, plural(r.o.AblationEpochs, "epoch"), subset)
@@ -683,9 +683,9 @@ func layerTable(arch model.Arch, seed uint64) (*table, []model.LayerInfo, int, e
 	in := arch.Input
 	tb.Rows = append(tb.Rows, []string{"input", "", shape(in), "0", "28×28 grey image, normalised with MNIST's mean and std"})
 	for _, l := range layers {
-		tb.Rows = append(tb.Rows, []string{l.Name, l.Kind, shape(l.Output), commas(l.Params), l.Describe})
+		tb.Rows = append(tb.Rows, []string{l.Name, l.Kind, shape(l.Output), Commas(l.Params), l.Describe})
 	}
-	tb.Rows = append(tb.Rows, []string{"total", "", "", commas(net.NumParams()), "softmax is applied by the loss"})
+	tb.Rows = append(tb.Rows, []string{"total", "", "", Commas(net.NumParams()), "softmax is applied by the loss"})
 	return tb, layers, net.NumParams(), nil
 }
 
@@ -715,7 +715,7 @@ func (r *reportRun) architectures(d *document) error {
 	s1 := s.sub("11.1", taskName(model.TaskMLP))
 	s1.text("The image is flattened to %d inputs, followed by %d hidden layers of %s units, each with %s and dropout %g, and a linear layer of %d logits. "+
 		"The seed chose the widths 128 and 64 at random after trying a few and kept ReLU because it trains better than sigmoid (section 9 measures both choices). "+
-		"%s parameters in all.", prodInts(a1.Input), len(a1.Hidden), joinInts(a1.Hidden), a1.Activation, a1.Dropout, a1.Classes, commas(params[model.TaskMLP]))
+		"%s parameters in all.", prodInts(a1.Input), len(a1.Hidden), joinInts(a1.Hidden), a1.Activation, a1.Dropout, a1.Classes, Commas(params[model.TaskMLP]))
 	s1.table(tables[model.TaskMLP])
 	a2 := r.mainCfg[model.TaskCNN].Arch
 	s2 := s.sub("11.2", taskName(model.TaskCNN))
@@ -725,7 +725,7 @@ func (r *reportRun) architectures(d *document) error {
 	}
 	s2.text("%d blocks of a %d×%d convolution (\"same\" padding; %s channels),%s %s and 2×2 max-pooling shrink the image from 28×28 to %d×%d, "+
 		"and one linear layer maps the flattened features to %d logits. No dropout: the network is small and shallow. %s parameters in all.",
-		len(a2.Channels), a2.Kernel, a2.Kernel, joinInts(a2.Channels), bn, a2.Activation, 28>>len(a2.Channels), 28>>len(a2.Channels), a2.Classes, commas(params[model.TaskCNN]))
+		len(a2.Channels), a2.Kernel, a2.Kernel, joinInts(a2.Channels), bn, a2.Activation, 28>>len(a2.Channels), 28>>len(a2.Channels), a2.Classes, Commas(params[model.TaskCNN]))
 	s2.table(tables[model.TaskCNN])
 
 	s12 := d.section("12", "Task 1: choosing the number of hidden layers and units")
@@ -735,7 +735,7 @@ func (r *reportRun) architectures(d *document) error {
 		for _, c := range a.Cells {
 			p, st := "—", "ok"
 			if len(c.Runs) > 0 {
-				p = commas(c.Runs[0].Metrics.Params)
+				p = Commas(c.Runs[0].Metrics.Params)
 			}
 			if len(c.Why) > 0 {
 				st = "diverged"
@@ -759,7 +759,7 @@ func (r *reportRun) architectures(d *document) error {
 	l1 := layers[model.TaskMLP]
 	if len(l1) > 0 && l1[0].Params > 0 {
 		s12.text("The first layer holds %s of the %s parameters (%.0f %%): the width of the first hidden layer sets the model's size.",
-			commas(l1[0].Params), commas(params[model.TaskMLP]), 100*float64(l1[0].Params)/float64(params[model.TaskMLP]))
+			Commas(l1[0].Params), Commas(params[model.TaskMLP]), 100*float64(l1[0].Params)/float64(params[model.TaskMLP]))
 	}
 
 	s13 := d.section("13", "Task 2: choosing the number of filters and of fully connected layers")
@@ -768,7 +768,7 @@ func (r *reportRun) architectures(d *document) error {
 	tb := &table{Head: []string{"part", "parameters", "share"}, Num: []bool{false, true, true}}
 	for _, l := range layers[model.TaskCNN] {
 		if l.Params > 0 {
-			tb.Rows = append(tb.Rows, []string{l.Name + " " + l.Describe, commas(l.Params), fmt.Sprintf("%.1f %%", 100*float64(l.Params)/float64(params[model.TaskCNN]))})
+			tb.Rows = append(tb.Rows, []string{l.Name + " " + l.Describe, Commas(l.Params), fmt.Sprintf("%.1f %%", 100*float64(l.Params)/float64(params[model.TaskCNN]))})
 		}
 	}
 	s13.table(tb)
@@ -780,8 +780,8 @@ func (r *reportRun) architectures(d *document) error {
 		}
 	}
 	s13.text("The fully connected layer holds %s of the CNN's %s parameters (%.0f %%); the whole CNN is %.0f× smaller than the MLP (%s). %s",
-		commas(fc), commas(params[model.TaskCNN]), 100*float64(fc)/float64(max(params[model.TaskCNN], 1)),
-		float64(mlpP)/float64(max(params[model.TaskCNN], 1)), commas(mlpP), r.mlpVsCNNSentence())
+		Commas(fc), Commas(params[model.TaskCNN]), 100*float64(fc)/float64(max(params[model.TaskCNN], 1)),
+		float64(mlpP)/float64(max(params[model.TaskCNN], 1)), Commas(mlpP), r.mlpVsCNNSentence())
 	if a := r.ablation(model.TaskCNN, "batchnorm"); a != nil {
 		txt, _, _, _ := r.summary(a)
 		s13.text("Batch norm (section %s): %s", a.Number, txt)

@@ -153,7 +153,7 @@ func (r *reportRun) compare(a, b *ablCell, unpaired bool) comparison {
 		k := func(m runs.Metrics) int { return int(math.Round(m.Accuracy * float64(m.Samples))) }
 		_, _, p := eval.TwoProportionZ(k(ra.Metrics), ra.Metrics.Samples, k(rb.Metrics), rb.Metrics.Samples)
 		c.Test = "two-proportion z-test, unpaired (one seed each, different test sets)"
-		c.Detail = fmt.Sprintf("%s vs %s test images", commas(ra.Metrics.Samples), commas(rb.Metrics.Samples))
+		c.Detail = fmt.Sprintf("%s vs %s test images", Commas(ra.Metrics.Samples), Commas(rb.Metrics.Samples))
 		c.P, c.Adj = p, p
 		return c
 	}
@@ -168,7 +168,7 @@ func (r *reportRun) compare(a, b *ablCell, unpaired bool) comparison {
 	c.P = eval.McNemar(onlyA, onlyB)
 	c.Adj = c.P
 	c.Test = "McNemar's exact test (one seed each, same test set)"
-	c.Detail = fmt.Sprintf("discordant test images: %s right only by the first, %s only by the second", commas(onlyA), commas(onlyB))
+	c.Detail = fmt.Sprintf("discordant test images: %s right only by the first, %s only by the second", Commas(onlyA), Commas(onlyB))
 	c.Scope = "it tests whether these two trained models differ on this test set, not whether the settings do"
 	return c
 }
