@@ -161,14 +161,7 @@ func drawPanelsWithLegend(c draw.Canvas, left, right *plot.Plot, l plot.Legend) 
 	left.Draw(lc)
 	rc := draw.Crop(area, w/2+gap, 0, 0, 0)
 	right.Draw(rc)
-	da := left.DataCanvas(lc)
-	top := (da.Min.Y+da.Max.Y)/2 + lh/2
-	legc := draw.Canvas{Canvas: c.Canvas, Rectangle: vg.Rectangle{
-		Min: vg.Point{X: area.Max.X + gap, Y: top - lh},
-		Max: vg.Point{X: area.Max.X + gap + lw, Y: top},
-	}}
-	l.Top, l.Left = true, true
-	l.Draw(legc)
+	drawLegendAt(c, l, left.DataCanvas(lc), area.Max.X+gap, lw, lh)
 }
 
 // aucDecimals is the number of decimals, 3 to 6, at which the curves'

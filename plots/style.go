@@ -178,12 +178,16 @@ func drawWithSideLegend(c draw.Canvas, p *plot.Plot, l plot.Legend, square bool)
 		left = squareData(p, left)
 	}
 	p.Draw(left)
-	da := p.DataCanvas(left)
-	// Legend to the right of the data area, centred vertically on it.
+	drawLegendAt(c, l, p.DataCanvas(left), left.Max.X+gap, lw, lh)
+}
+
+// drawLegendAt draws l (lw by lh) on c with its left edge at x, centred
+// vertically on the data area da.
+func drawLegendAt(c draw.Canvas, l plot.Legend, da draw.Canvas, x, lw, lh vg.Length) {
 	top := (da.Min.Y+da.Max.Y)/2 + lh/2
 	lc := draw.Canvas{Canvas: c.Canvas, Rectangle: vg.Rectangle{
-		Min: vg.Point{X: left.Max.X + gap, Y: top - lh},
-		Max: vg.Point{X: left.Max.X + gap + lw, Y: top},
+		Min: vg.Point{X: x, Y: top - lh},
+		Max: vg.Point{X: x + lw, Y: top},
 	}}
 	l.Top, l.Left = true, true
 	l.Draw(lc)
