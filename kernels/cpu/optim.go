@@ -90,13 +90,16 @@ func (d *Device) Adam(count int, lr, beta1, beta2, eps, wd float32, step int, pa
 	return nil
 }
 
-// run updates elements [lo, hi).
+// run updates elements [lo, hi): the vector loops (simd_*.go) take the
+// longest multiple of their width, the Go loops the rest.
 func (t *optTask) run(_, lo, hi int) {
 	p, g := t.params[lo:hi], t.grads[lo:hi]
 	g = g[:len(p)]
 	if !t.adam {
 		if t.momentum == 0 {
-			for i, gi := range g {
+			done := sgdVec(p, g, t.lr, t.wd)
+			for i, gi := range g[done:] {
+				i += done
 				gi += t.wd * p[i]
 				p[i] -= t.lr * gi
 			}
@@ -104,7 +107,9 @@ func (t *optTask) run(_, lo, hi int) {
 		}
 		v := t.v[lo:hi]
 		v = v[:len(p)]
-		for i, gi := range g {
+		done := sgdMomentumVec(p, g, v, t.lr, t.momentum, t.wd)
+		for i, gi := range g[done:] {
+			i += done
 			gi += t.wd * p[i]
 			vi := t.momentum*v[i] + gi
 			v[i] = vi
@@ -115,7 +120,9 @@ func (t *optTask) run(_, lo, hi int) {
 	m, v := t.m[lo:hi], t.v[lo:hi]
 	m, v = m[:len(p)], v[:len(p)]
 	w1, w2 := 1-t.beta1, 1-t.beta2
-	for i, gi := range g {
+	done := adamVec(p, g, m, v, w1, t.beta2, w2, t.bc2Sqrt, t.eps, t.stepSize, t.wd)
+	for i, gi := range g[done:] {
+		i += done
 		gi += t.wd * p[i]
 		mi := lerp32(m[i], gi, w1)
 		vi := t.beta2*v[i] + w2*gi*gi

@@ -1,0 +1,234 @@
+// Command asmgen generates kernels/cpu's AVX2+FMA assembly (simd_amd64.s)
+// and its Go declarations (simd_amd64_decl.go) with avo
+// (github.com/mmcloughlin/avo). It is its own module so that the main
+// module does not depend on avo. Run it through go generate in kernels/cpu:
+//
+//	go generate ./kernels/cpu
+//
+// which must reproduce the committed files byte for byte.
+//
+// The kernels are the inner loops of the CPU device's fast path; their Go
+// callers (kernels/cpu/simd_amd64.go) handle edges, tails and threads.
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+)
+
+// Register tile of the GEMM micro-kernel: gemmMR rows × gemmNR columns of C
+// held in 2·gemmMR YMM accumulators (8 floats each).
+const (
+	gemmMR = 6
+	gemmNR = 16
+)
+
+func main() {
+	ConstraintExpr("!noasm")
+	gemm()
+	sgd()
+	sgdMomentum()
+	adam()
+	Generate()
+}
+
+// gemm emits gemmKernelAVX2, the 6×16 micro-kernel. a is a packed panel of
+// op(A): kc steps of gemmMR floats; b a packed panel of op(B): kc steps of
+// gemmNR floats. It computes the 6×16 block acc = Σ_p a[p]ᵀ·b[p] with FMAs,
+// then stores C = alpha·acc when accum is 0, C = alpha·acc + beta·C
+// otherwise (one fused multiply-add per element); ldc is C's row stride in
+// elements.
+func gemm() {
+	TEXT("gemmKernelAVX2", NOSPLIT, "func(kc int, a, b, c *float32, ldc int, alpha, beta float32, accum int)")
+	Pragma("noescape")
+	Doc("gemmKernelAVX2 is the 6×16 AVX2+FMA GEMM micro-kernel (see asmgen).")
+	kc := Load(Param("kc"), GP64())
+	pa := Load(Param("a"), GP64())
+	pb := Load(Param("b"), GP64())
+
+	acc := make([][2]reg.VecVirtual, gemmMR)
+	for r := range acc {
+		for h := range acc[r] {
+			acc[r][h] = YMM()
+			VXORPS(acc[r][h], acc[r][h], acc[r][h])
+		}
+	}
+	b0, b1, t := YMM(), YMM(), YMM()
+
+	Label("loop")
+	TESTQ(kc, kc)
+	JZ(LabelRef("done"))
+	VMOVUPS(Mem{Base: pb}, b0)
+	VMOVUPS(Mem{Base: pb, Disp: 32}, b1)
+	for r := 0; r < gemmMR; r++ {
+		VBROADCASTSS(Mem{Base: pa, Disp: 4 * r}, t)
+		VFMADD231PS(b0, t, acc[r][0])
+		VFMADD231PS(b1, t, acc[r][1])
+	}
+	ADDQ(U32(4*gemmMR), pa)
+	ADDQ(U32(4*gemmNR), pb)
+	DECQ(kc)
+	JMP(LabelRef("loop"))
+
+	Label("done")
+	pc := Load(Param("c"), GP64())
+	ldc := Load(Param("ldc"), GP64())
+	SHLQ(U8(2), ldc)
+	alpha := b0
+	VBROADCASTSS(paramAddr("alpha"), alpha)
+	for r := range acc {
+		VMULPS(alpha, acc[r][0], acc[r][0])
+		VMULPS(alpha, acc[r][1], acc[r][1])
+	}
+	accum := Load(Param("accum"), GP64())
+	TESTQ(accum, accum)
+	JZ(LabelRef("store"))
+	beta := b1
+	VBROADCASTSS(paramAddr("beta"), beta)
+	row := GP64()
+	MOVQ(pc, row)
+	for r := range acc {
+		VFMADD231PS(Mem{Base: row}, beta, acc[r][0])
+		VFMADD231PS(Mem{Base: row, Disp: 32}, beta, acc[r][1])
+		if r < gemmMR-1 {
+			ADDQ(ldc, row)
+		}
+	}
+
+	Label("store")
+	for r := range acc {
+		VMOVUPS(acc[r][0], Mem{Base: pc})
+		VMOVUPS(acc[r][1], Mem{Base: pc, Disp: 32})
+		if r < gemmMR-1 {
+			ADDQ(ldc, pc)
+		}
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// broadcast loads the float32 parameter name into every lane of a new YMM.
+func broadcast(name string) reg.VecVirtual {
+	y := YMM()
+	VBROADCASTSS(paramAddr(name), y)
+	return y
+}
+
+// paramAddr is the frame address of a float32 parameter.
+func paramAddr(name string) Mem {
+	b, err := Param(name).Resolve()
+	if err != nil {
+		panic(fmt.Sprintf("asmgen: parameter %s: %v", name, err))
+	}
+	return b.Addr
+}
+
+// elemLoop emits a loop over n/8 blocks of 8 floats, calling body with the
+// byte offset register; the caller's Go code handles the n%8 tail.
+func elemLoop(n reg.Register, off reg.GPVirtual, body func(off reg.GPVirtual)) {
+	SHRQ(U8(3), n)
+	XORQ(off, off)
+	Label("loop")
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	body(off)
+	ADDQ(U32(32), off)
+	DECQ(n)
+	JMP(LabelRef("loop"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// sgd emits sgdAVX2: for each of the first n&^7 elements,
+// g' = g + wd·p; p = p - lr·g' (multiplies and adds rounded separately, as
+// the Go loop in optim.go, so the results are the same bits).
+func sgd() {
+	TEXT("sgdAVX2", NOSPLIT, "func(p, grad *float32, n int, lr, wd float32)")
+	Pragma("noescape")
+	Doc("sgdAVX2 is plain SGD over n&^7 elements (see asmgen).")
+	pp := Load(Param("p"), GP64())
+	pg := Load(Param("grad"), GP64())
+	n := Load(Param("n"), GP64())
+	lr, wd := broadcast("lr"), broadcast("wd")
+	x, y := YMM(), YMM()
+	elemLoop(n, GP64(), func(off reg.GPVirtual) {
+		VMOVUPS(Mem{Base: pp, Index: off, Scale: 1}, x)
+		VMULPS(x, wd, y)
+		VADDPS(Mem{Base: pg, Index: off, Scale: 1}, y, y) // g' = g + wd·p
+		VMULPS(y, lr, y)
+		VSUBPS(y, x, x)
+		VMOVUPS(x, Mem{Base: pp, Index: off, Scale: 1})
+	})
+}
+
+// sgdMomentum emits sgdMomentumAVX2: g' = g + wd·p; v = momentum·v + g';
+// p = p - lr·v, rounded as the Go loop in optim.go.
+func sgdMomentum() {
+	TEXT("sgdMomentumAVX2", NOSPLIT, "func(p, grad, v *float32, n int, lr, momentum, wd float32)")
+	Pragma("noescape")
+	Doc("sgdMomentumAVX2 is SGD with momentum over n&^7 elements (see asmgen).")
+	pp := Load(Param("p"), GP64())
+	pg := Load(Param("grad"), GP64())
+	pv := Load(Param("v"), GP64())
+	n := Load(Param("n"), GP64())
+	lr, mom, wd := broadcast("lr"), broadcast("momentum"), broadcast("wd")
+	x, y, z := YMM(), YMM(), YMM()
+	elemLoop(n, GP64(), func(off reg.GPVirtual) {
+		VMOVUPS(Mem{Base: pp, Index: off, Scale: 1}, x)
+		VMULPS(x, wd, y)
+		VADDPS(Mem{Base: pg, Index: off, Scale: 1}, y, y) // g'
+		VMULPS(Mem{Base: pv, Index: off, Scale: 1}, mom, z)
+		VADDPS(y, z, z) // v = momentum·v + g'
+		VMOVUPS(z, Mem{Base: pv, Index: off, Scale: 1})
+		VMULPS(z, lr, z)
+		VSUBPS(z, x, x)
+		VMOVUPS(x, Mem{Base: pp, Index: off, Scale: 1})
+	})
+}
+
+// adam emits adamAVX2, the Adam update of optim.go for lerp weights
+// |w1| < 0.5, rounded as the Go loop:
+//
+//	g' = g + wd·p
+//	m  = m + w1·(g' - m)
+//	v  = beta2·v + (w2·g')·g'
+//	p  = p - stepSize·(m / (sqrt(v)/bc2Sqrt + eps))
+func adam() {
+	TEXT("adamAVX2", NOSPLIT, "func(p, grad, m, v *float32, n int, w1, beta2, w2, bc2Sqrt, eps, stepSize, wd float32)")
+	Pragma("noescape")
+	Doc("adamAVX2 is the Adam update over n&^7 elements (see asmgen).")
+	pp := Load(Param("p"), GP64())
+	pg := Load(Param("grad"), GP64())
+	pm := Load(Param("m"), GP64())
+	pv := Load(Param("v"), GP64())
+	n := Load(Param("n"), GP64())
+	w1, beta2, w2 := broadcast("w1"), broadcast("beta2"), broadcast("w2")
+	bc2, eps, step, wd := broadcast("bc2Sqrt"), broadcast("eps"), broadcast("stepSize"), broadcast("wd")
+	x, gg, mm, vv, t := YMM(), YMM(), YMM(), YMM(), YMM()
+	elemLoop(n, GP64(), func(off reg.GPVirtual) {
+		VMOVUPS(Mem{Base: pp, Index: off, Scale: 1}, x)
+		VMULPS(x, wd, gg)
+		VADDPS(Mem{Base: pg, Index: off, Scale: 1}, gg, gg) // g'
+		VMOVUPS(Mem{Base: pm, Index: off, Scale: 1}, mm)
+		VSUBPS(mm, gg, t) // g' - m
+		VMULPS(t, w1, t)
+		VADDPS(t, mm, mm) // m + w1·(g'-m)
+		VMOVUPS(mm, Mem{Base: pm, Index: off, Scale: 1})
+		VMULPS(Mem{Base: pv, Index: off, Scale: 1}, beta2, vv)
+		VMULPS(gg, w2, t)
+		VMULPS(gg, t, t)
+		VADDPS(t, vv, vv) // beta2·v + (w2·g')·g'
+		VMOVUPS(vv, Mem{Base: pv, Index: off, Scale: 1})
+		VSQRTPS(vv, t)
+		VDIVPS(bc2, t, t)
+		VADDPS(eps, t, t) // denom
+		VDIVPS(t, mm, t)  // m / denom
+		VMULPS(t, step, t)
+		VSUBPS(t, x, x)
+		VMOVUPS(x, Mem{Base: pp, Index: off, Scale: 1})
+	})
+}

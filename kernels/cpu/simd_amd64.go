@@ -1,0 +1,56 @@
+//go:build !noasm
+
+package cpu
+
+import "golang.org/x/sys/cpu"
+
+//go:generate sh -c "cd asmgen && go run . -out ../simd_amd64.s -stubs ../simd_amd64_decl.go -pkg cpu"
+
+// useAsm selects the AVX2+FMA kernels; SSE-only CPUs keep the Go loops.
+var useAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+const (
+	asmPath      = PathAVX2FMA
+	fallbackPath = PathGo
+	gemmMicroMR  = 6 // rows of the AVX2 register tile (asmgen's gemmMR)
+)
+
+// gemmMicro is the 6×16 micro-kernel (see asmgen).
+func gemmMicro(kc int, a, b, c *float32, ldc int, alpha, beta float32, accum int) {
+	gemmKernelAVX2(kc, a, b, c, ldc, alpha, beta, accum)
+}
+
+// sgdVec runs plain SGD over the longest multiple of 8 elements of p and
+// returns how many it did; the caller finishes the rest.
+func sgdVec(p, g []float32, lr, wd float32) int {
+	n := len(p) &^ 7
+	if !useAsm || n == 0 {
+		return 0
+	}
+	_ = g[n-1]
+	sgdAVX2(&p[0], &g[0], n, lr, wd)
+	return n
+}
+
+// sgdMomentumVec is sgdVec with momentum.
+func sgdMomentumVec(p, g, v []float32, lr, momentum, wd float32) int {
+	n := len(p) &^ 7
+	if !useAsm || n == 0 {
+		return 0
+	}
+	_, _ = g[n-1], v[n-1]
+	sgdMomentumAVX2(&p[0], &g[0], &v[0], n, lr, momentum, wd)
+	return n
+}
+
+// adamVec is the Adam update of optTask.run for |w1| < 0.5 (lerp's first
+// branch); it does nothing otherwise.
+func adamVec(p, g, m, v []float32, w1, beta2, w2, bc2Sqrt, eps, stepSize, wd float32) int {
+	n := len(p) &^ 7
+	if !useAsm || n == 0 || !(w1 < 0.5 && w1 > -0.5) {
+		return 0
+	}
+	_, _, _ = g[n-1], m[n-1], v[n-1]
+	adamAVX2(&p[0], &g[0], &m[0], &v[0], n, w1, beta2, w2, bc2Sqrt, eps, stepSize, wd)
+	return n
+}

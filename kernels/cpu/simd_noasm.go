@@ -1,0 +1,31 @@
+//go:build noasm || !amd64
+
+package cpu
+
+import "runtime"
+
+// useAsm is false: this build has no vector kernels (a variable so that
+// tests can switch paths on every build).
+var useAsm = false
+
+const (
+	asmPath     = PathGo
+	gemmMicroMR = 4
+)
+
+// fallbackPath is "noasm" when the tag asked for it, "go" on architectures
+// without vector kernels.
+var fallbackPath = func() string {
+	if runtime.GOARCH == "amd64" || runtime.GOARCH == "arm64" {
+		return PathNoasm
+	}
+	return PathGo
+}()
+
+func gemmMicro(kc int, a, b, c *float32, ldc int, alpha, beta float32, accum int) {
+	panic("cpu: gemmMicro without vector kernels")
+}
+
+func sgdVec(p, g []float32, lr, wd float32) int                                           { return 0 }
+func sgdMomentumVec(p, g, v []float32, lr, momentum, wd float32) int                      { return 0 }
+func adamVec(p, g, m, v []float32, w1, beta2, w2, bc2Sqrt, eps, stepSize, wd float32) int { return 0 }

@@ -1,0 +1,217 @@
+package cpu
+
+// Tests of the vector path (KernelPath "avx2-fma" or "neon") against the
+// pure-Go kernels, which the same binary runs with useAsm switched off.
+// Under -tags noasm, or on a CPU without the features, they skip.
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"testing"
+)
+
+// needVector skips a test when this build or CPU has no vector kernels.
+func needVector(t *testing.T) {
+	t.Helper()
+	if !useAsm {
+		t.Skipf("kernel path %q has no vector kernels", KernelPath())
+	}
+}
+
+// onGoPath runs f with the vector kernels switched off.
+func onGoPath(f func()) {
+	saved := useAsm
+	useAsm = false
+	defer func() { useAsm = saved }()
+	f()
+}
+
+// relClose reports whether got is within tol of want relative to scale,
+// failing on NaN.
+func relClose(got, want, scale, tol float64) bool {
+	return math.Abs(got-want) <= tol*scale
+}
+
+func TestKernelPath(t *testing.T) {
+	p := KernelPath()
+	if !slices.Contains([]string{PathAVX2FMA, PathNEON, PathNoasm, PathGo}, p) {
+		t.Fatalf("KernelPath() = %q", p)
+	}
+	if useAsm != (p == PathAVX2FMA || p == PathNEON) {
+		t.Fatalf("KernelPath() = %q with useAsm %v", p, useAsm)
+	}
+}
+
+var vectorGemmShapes = []struct{ m, n, k int }{
+	{64, 128, 784}, {64, 64, 128}, {64, 10, 64}, {128, 784, 64}, {64, 128, 64},
+	{10, 64, 64}, {64, 784, 128}, {64, 64, 10}, {64, 10, 196},
+	{10, 196, 64}, {64, 196, 10}, {1, 1, 1}, {7, 17, 3}, {13, 33, 600}, {130, 389, 517},
+}
+
+// TestVectorGemm compares the vector GEMM with gonum's on the MLP's and
+// CNN's shapes and odd ones, in every transpose combination, with and
+// without beta: |vector - gonum| <= 1e-5·(|alpha|·Σ|a||b| + |beta·c|)
+// elementwise.
+func TestVectorGemm(t *testing.T) {
+	needVector(t)
+	d := New(2)
+	defer d.Close()
+	r := testRand(11)
+	for _, s := range vectorGemmShapes {
+		for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+			for _, ab := range [][2]float32{{1, 0}, {0.5, 1}, {-1, 0.25}} {
+				name := fmt.Sprintf("%dx%dx%d/%v%v/a%v,b%v", s.m, s.n, s.k, tr[0], tr[1], ab[0], ab[1])
+				a, b, c := randSlice(r, s.m*s.k), randSlice(r, s.k*s.n), randSlice(r, s.m*s.n)
+				ba, bb := alloc32(t, d, a, 0), alloc32(t, d, b, 0)
+				vec, ref := alloc32(t, d, c, 0), alloc32(t, d, c, 0)
+				must(t, d.Gemm(tr[0], tr[1], s.m, s.n, s.k, ab[0], ba, bb, ab[1], vec))
+				onGoPath(func() { must(t, d.Gemm(tr[0], tr[1], s.m, s.n, s.k, ab[0], ba, bb, ab[1], ref)) })
+				for i := 0; i < s.m; i++ {
+					for j := 0; j < s.n; j++ {
+						scale := math.Abs(float64(ab[1] * c[i*s.n+j]))
+						for p := 0; p < s.k; p++ {
+							av, bv := a[i*s.k+p], b[p*s.n+j]
+							if tr[0] {
+								av = a[p*s.m+i]
+							}
+							if tr[1] {
+								bv = b[j*s.k+p]
+							}
+							scale += math.Abs(float64(ab[0] * av * bv))
+						}
+						got, want := float64(vec.f32[i*s.n+j]), float64(ref.f32[i*s.n+j])
+						if !relClose(got, want, scale, 1e-5) {
+							t.Fatalf("%s: c[%d,%d] = %v, gonum %v (scale %v)", name, i, j, got, want, scale)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestVectorGemmBetaZeroIgnoresC: beta = 0 overwrites NaNs in C, as BLAS.
+func TestVectorGemmBetaZeroIgnoresC(t *testing.T) {
+	needVector(t)
+	d := New(1)
+	defer d.Close()
+	r := testRand(12)
+	const m, n, k = 7, 19, 5
+	a, b := alloc32(t, d, randSlice(r, m*k), 0), alloc32(t, d, randSlice(r, k*n), 0)
+	c := alloc32(t, d, nil, m*n)
+	for i := range c.f32 {
+		c.f32[i] = float32(math.NaN())
+	}
+	must(t, d.Gemm(false, false, m, n, k, 1, a, b, 0, c))
+	for i, v := range c.f32 {
+		if math.IsNaN(float64(v)) {
+			t.Fatalf("c[%d] is NaN after beta = 0", i)
+		}
+	}
+}
+
+// TestVectorGemmThreads: the same bits whatever the thread count.
+func TestVectorGemmThreads(t *testing.T) {
+	r := testRand(13)
+	for _, s := range vectorGemmShapes {
+		a, b := randSlice(r, s.m*s.k), randSlice(r, s.k*s.n)
+		var first []float32
+		for _, threads := range []int{1, 2, 3, 5} {
+			d := New(threads)
+			c := alloc32(t, d, nil, s.m*s.n)
+			must(t, d.Gemm(true, false, s.m, s.n, s.k, 1, alloc32(t, d, a, 0), alloc32(t, d, b, 0), 0, c))
+			d.Close()
+			if first == nil {
+				first = c.f32
+			} else if !slices.Equal(first, c.f32) {
+				t.Fatalf("%v: %d threads differ from 1 thread", s, threads)
+			}
+		}
+	}
+}
+
+// TestVectorOptimizers compares the vector SGD, momentum SGD and Adam with
+// the Go loops on lengths around the vector width, elementwise at relative
+// tolerance 1e-5.
+func TestVectorOptimizers(t *testing.T) {
+	needVector(t)
+	d := New(2)
+	defer d.Close()
+	r := testRand(14)
+	for _, n := range []int{1, 7, 8, 9, 31, 64, 1000, 40000} {
+		for _, opt := range []string{"sgd", "momentum", "adam", "adam-w1-0.6"} {
+			p, g, m, v := randSlice(r, n), randSlice(r, n), randSlice(r, n), randSlice(r, n)
+			for i := range v {
+				v[i] = v[i] * v[i]
+			}
+			bufs := func() [4]*Buffer {
+				return [4]*Buffer{alloc32(t, d, p, 0), alloc32(t, d, g, 0), alloc32(t, d, m, 0), alloc32(t, d, v, 0)}
+			}
+			run := func(b [4]*Buffer) {
+				switch opt {
+				case "sgd":
+					must(t, d.SGD(n, 0.1, 0, 1e-4, b[0], b[1], nil))
+				case "momentum":
+					must(t, d.SGD(n, 0.02, 0.9, 1e-4, b[0], b[1], b[3]))
+				case "adam":
+					must(t, d.Adam(n, 1e-3, 0.9, 0.999, 1e-8, 1e-4, 3, b[0], b[1], b[2], b[3]))
+				default:
+					must(t, d.Adam(n, 1e-3, 0.4, 0.999, 1e-8, 0, 2, b[0], b[1], b[2], b[3]))
+				}
+			}
+			vec, ref := bufs(), bufs()
+			run(vec)
+			onGoPath(func() { run(ref) })
+			for j := range vec {
+				for i := range vec[j].f32 {
+					got, want := float64(vec[j].f32[i]), float64(ref[j].f32[i])
+					if !relClose(got, want, math.Abs(want)+1e-30, 1e-5) {
+						t.Fatalf("%s n=%d: buffer %d [%d] = %v, Go %v", opt, n, j, i, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestVectorTrainingSteps trains both models a few steps on the vector path
+// and on the Go path from the same start: parameters agree within 1e-4
+// relative to their scale (max |p|), and the vector path gives the same
+// bits on 1, 2 and 3 threads.
+func TestVectorTrainingSteps(t *testing.T) {
+	needVector(t)
+	for name, build := range map[string]func(testing.TB, *Device, int) *net{"mlp": newMLP, "cnn": newCNN} {
+		params := func(threads int, goPath bool) []float32 {
+			d := New(threads)
+			defer d.Close()
+			m := build(t, d, 64)
+			steps := func() {
+				for range 3 {
+					must(t, m.step())
+				}
+			}
+			if goPath {
+				onGoPath(steps)
+			} else {
+				steps()
+			}
+			return slices.Clone(m.params.(*Buffer).f32)
+		}
+		vec, ref := params(2, false), params(2, true)
+		scale := 0.0
+		for _, w := range ref {
+			scale = max(scale, math.Abs(float64(w)))
+		}
+		for i := range vec {
+			if !relClose(float64(vec[i]), float64(ref[i]), scale, 1e-4) {
+				t.Fatalf("%s: param %d = %v on the vector path, %v on the Go path", name, i, vec[i], ref[i])
+			}
+		}
+		for _, threads := range []int{1, 3} {
+			if got := params(threads, false); !slices.Equal(got, vec) {
+				t.Fatalf("%s: %d threads give other parameters than 2", name, threads)
+			}
+		}
+	}
+}
