@@ -4,7 +4,7 @@ package cpu
 
 import "golang.org/x/sys/cpu"
 
-//go:generate sh -c "cd asmgen && go run . -out ../simd_amd64.s -stubs ../simd_amd64_decl.go -pkg cpu"
+//go:generate sh -c "cd asmgen && go run . -out ../simd_amd64.s -stubs ../simd_decl_amd64.go -pkg cpu"
 
 // useAsm selects the AVX2+FMA kernels; SSE-only CPUs keep the Go loops.
 var useAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA

@@ -1,5 +1,5 @@
 // Command asmgen generates kernels/cpu's AVX2+FMA assembly (simd_amd64.s)
-// and its Go declarations (simd_amd64_decl.go) with avo
+// and its Go declarations (simd_decl_amd64.go) with avo
 // (github.com/mmcloughlin/avo). It is its own module so that the main
 // module does not depend on avo. Run it through go generate in kernels/cpu:
 //
