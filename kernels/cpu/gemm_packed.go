@@ -1,14 +1,16 @@
 package cpu
 
-// The vector GEMM (used when useAsm): within each tile of C that Gemm hands
-// a thread, op(A) and op(B) are packed k-block by k-block into panels of
-// gemmMicroMR rows and packNR columns, laid out k-major so the micro-kernel
-// reads both with unit stride whatever the transposes, and the micro-kernel
-// keeps a gemmMicroMR×packNR block of C in registers for a whole k-block.
-// Partial blocks at the edges of C run the same micro-kernel on a copy in a
-// small scratch tile, so every element of C goes through the same
-// arithmetic: the k-blocks depend on k alone, and the result does not depend
-// on the tiling, hence not on the thread count.
+// The vector GEMM (used when useAsm). Within each tile of C that Gemm hands
+// a thread, k is cut into blocks (the same for every tile: they depend on k
+// alone), and the micro-kernel keeps a gemmMicroMR×packNR block of C in
+// registers for a whole k-block. It reads A(r, p) at a + r·rsA + p·ksA and
+// row p of op(B) as packNR consecutive floats at b + p·ksB, so full panels
+// of A (either layout) and of op(B) = B (not transposed) are read in place;
+// op(B) = Bᵀ is packed into k-major panels of packNR columns, and so are
+// the partial panels at the edges. Partial blocks of C at the edges run the
+// same micro-kernel on a copy in a small scratch tile. Every element of C
+// thus goes through the same arithmetic whatever the tiling, hence whatever
+// the thread count.
 
 // gemmPack is one thread's packing scratch.
 type gemmPack struct {
@@ -24,7 +26,7 @@ func newGemmPacks(threads int) []gemmPack {
 	p := make([]gemmPack, threads)
 	for i := range p {
 		p[i] = gemmPack{
-			a:    make([]float32, ceilDiv(gemmTileM, gemmMicroMR)*gemmMicroMR*packKC),
+			a:    make([]float32, gemmMicroMR*packKC),
 			b:    make([]float32, ceilDiv(gemmTileN, packNR)*packNR*packKC),
 			edge: make([]float32, gemmMicroMR*packNR),
 		}
@@ -41,8 +43,12 @@ func (g *gemmTask) runPacked(w, i0, j0, mm, nn int) {
 	kcMax := ceilDiv(g.k, nkb)
 	for pc := 0; pc < g.k; pc += kcMax {
 		kc := min(kcMax, g.k-pc)
-		g.packB(s.b, pc, kc, j0, nn)
-		g.packA(s.a, i0, mm, pc, kc)
+		if g.transB {
+			g.packB(s.b, pc, kc, j0, nn)
+		}
+		if mm%mr != 0 { // the last row panel is partial
+			g.packA(s.a, i0+mm/mr*mr, mm%mr, pc, kc)
+		}
 		beta, accum := float32(1), 1
 		if pc == 0 {
 			beta = g.beta
@@ -51,14 +57,31 @@ func (g *gemmTask) runPacked(w, i0, j0, mm, nn int) {
 			}
 		}
 		for jp := 0; jp*nr < nn; jp++ {
-			cols := min(nr, nn-jp*nr)
-			bp := &s.b[jp*nr*kc]
+			j, cols := j0+jp*nr, min(nr, nn-jp*nr)
+			bp, ksB := &s.b[jp*nr*kc], 4*nr
+			if !g.transB {
+				if cols == nr {
+					bp, ksB = &g.b[pc*g.n+j], 4*g.n
+				} else {
+					g.packB(s.b, pc, kc, j, cols)
+					bp = &s.b[0]
+				}
+			}
 			for ip := 0; ip*mr < mm; ip++ {
-				rows := min(mr, mm-ip*mr)
-				ap := &s.a[ip*mr*kc]
-				off := (i0+ip*mr)*g.n + j0 + jp*nr
+				i, rows := i0+ip*mr, min(mr, mm-ip*mr)
+				var ap *float32
+				var rsA, ksA int
+				switch {
+				case rows < mr:
+					ap, rsA, ksA = &s.a[0], 4, 4*mr
+				case g.transA: // A is k×m
+					ap, rsA, ksA = &g.a[pc*g.m+i], 4, 4*g.m
+				default: // A is m×k
+					ap, rsA, ksA = &g.a[i*g.k+pc], 4*g.k, 4
+				}
+				off := i*g.n + j
 				if rows == mr && cols == nr {
-					gemmMicro(kc, ap, bp, &g.c[off], g.n, g.alpha, beta, accum)
+					gemmMicro(kc, ap, rsA, ksA, bp, ksB, &g.c[off], g.n, g.alpha, beta, accum)
 					continue
 				}
 				e := s.edge
@@ -67,7 +90,7 @@ func (g *gemmTask) runPacked(w, i0, j0, mm, nn int) {
 						copy(e[r*nr:r*nr+cols], g.c[off+r*g.n:off+r*g.n+cols])
 					}
 				}
-				gemmMicro(kc, ap, bp, &e[0], nr, g.alpha, beta, accum)
+				gemmMicro(kc, ap, rsA, ksA, bp, ksB, &e[0], nr, g.alpha, beta, accum)
 				for r := 0; r < rows; r++ {
 					copy(g.c[off+r*g.n:off+r*g.n+cols], e[r*nr:r*nr+cols])
 				}
@@ -76,29 +99,22 @@ func (g *gemmTask) runPacked(w, i0, j0, mm, nn int) {
 	}
 }
 
-// packA writes op(A)[i0:i0+mm, pc:pc+kc] into dst as panels of
-// gemmMicroMR rows: dst[ip·mr·kc + p·mr + r] = op(A)[i0+ip·mr+r, pc+p],
-// zero past row mm.
-func (g *gemmTask) packA(dst []float32, i0, mm, pc, kc int) {
+// packA writes the rows op(A)[i:i+rows, pc:pc+kc] (rows <= gemmMicroMR) into
+// dst k-major: dst[p·mr + r] = op(A)[i+r, pc+p], zero past row rows.
+func (g *gemmTask) packA(dst []float32, i, rows, pc, kc int) {
 	const mr = gemmMicroMR
-	for ip := 0; ip*mr < mm; ip++ {
-		rows := min(mr, mm-ip*mr)
-		panel := dst[ip*mr*kc : (ip+1)*mr*kc]
-		if rows < mr {
-			clear(panel)
-		}
-		i := i0 + ip*mr
+	panel := dst[:mr*kc]
+	clear(panel)
+	for r := 0; r < rows; r++ {
 		if g.transA { // A is k×m: op(A)[i, p] = A[p·m + i]
 			for p := 0; p < kc; p++ {
-				copy(panel[p*mr:p*mr+rows], g.a[(pc+p)*g.m+i:])
+				panel[p*mr+r] = g.a[(pc+p)*g.m+i+r]
 			}
 			continue
 		}
-		for r := 0; r < rows; r++ { // A is m×k
-			src := g.a[(i+r)*g.k+pc : (i+r)*g.k+pc+kc]
-			for p, v := range src {
-				panel[p*mr+r] = v
-			}
+		src := g.a[(i+r)*g.k+pc : (i+r)*g.k+pc+kc] // A is m×k
+		for p, v := range src {
+			panel[p*mr+r] = v
 		}
 	}
 }

@@ -15,9 +15,10 @@ const (
 	gemmMicroMR  = 6 // rows of the AVX2 register tile (asmgen's gemmMR)
 )
 
-// gemmMicro is the 6×16 micro-kernel (see asmgen).
-func gemmMicro(kc int, a, b, c *float32, ldc int, alpha, beta float32, accum int) {
-	gemmKernelAVX2(kc, a, b, c, ldc, alpha, beta, accum)
+// gemmMicro is the 6×16 micro-kernel (see asmgen): A(r, p) at
+// a + r·rsA + p·ksA, row p of B at b + p·ksB (strides in bytes).
+func gemmMicro(kc int, a *float32, rsA, ksA int, b *float32, ksB int, c *float32, ldc int, alpha, beta float32, accum int) {
+	gemmKernelAVX2(kc, a, rsA, ksA, b, ksB, c, ldc, alpha, beta, accum)
 }
 
 // sgdVec runs plain SGD over the longest multiple of 8 elements of p and

@@ -4,12 +4,17 @@
 
 #include "textflag.h"
 
-// func gemmKernelAVX2(kc int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32, accum int)
+// func gemmKernelAVX2(kc int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, accum int)
 // Requires: AVX, FMA3
-TEXT ·gemmKernelAVX2(SB), NOSPLIT, $0-56
+TEXT ·gemmKernelAVX2(SB), NOSPLIT, $0-80
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), CX
-	MOVQ   b+16(FP), DX
+	MOVQ   rsA+16(FP), DX
+	MOVQ   ksA+24(FP), BX
+	MOVQ   b+32(FP), SI
+	MOVQ   ksB+40(FP), DI
+	LEAQ   (CX)(DX*2), R8
+	ADDQ   DX, R8
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -26,36 +31,37 @@ TEXT ·gemmKernelAVX2(SB), NOSPLIT, $0-56
 loop:
 	TESTQ        AX, AX
 	JZ           done
-	VMOVUPS      (DX), Y12
-	VMOVUPS      32(DX), Y13
+	VMOVUPS      (SI), Y12
+	VMOVUPS      32(SI), Y13
 	VBROADCASTSS (CX), Y14
 	VFMADD231PS  Y12, Y14, Y0
 	VFMADD231PS  Y13, Y14, Y1
-	VBROADCASTSS 4(CX), Y14
+	VBROADCASTSS (CX)(DX*1), Y14
 	VFMADD231PS  Y12, Y14, Y2
 	VFMADD231PS  Y13, Y14, Y3
-	VBROADCASTSS 8(CX), Y14
+	VBROADCASTSS (CX)(DX*2), Y14
 	VFMADD231PS  Y12, Y14, Y4
 	VFMADD231PS  Y13, Y14, Y5
-	VBROADCASTSS 12(CX), Y14
+	VBROADCASTSS (R8), Y14
 	VFMADD231PS  Y12, Y14, Y6
 	VFMADD231PS  Y13, Y14, Y7
-	VBROADCASTSS 16(CX), Y14
+	VBROADCASTSS (R8)(DX*1), Y14
 	VFMADD231PS  Y12, Y14, Y8
 	VFMADD231PS  Y13, Y14, Y9
-	VBROADCASTSS 20(CX), Y14
+	VBROADCASTSS (R8)(DX*2), Y14
 	VFMADD231PS  Y12, Y14, Y10
 	VFMADD231PS  Y13, Y14, Y11
-	ADDQ         $0x00000018, CX
-	ADDQ         $0x00000040, DX
+	ADDQ         BX, CX
+	ADDQ         BX, R8
+	ADDQ         DI, SI
 	DECQ         AX
 	JMP          loop
 
 done:
-	MOVQ         c+24(FP), AX
-	MOVQ         ldc+32(FP), CX
+	MOVQ         c+48(FP), AX
+	MOVQ         ldc+56(FP), CX
 	SHLQ         $0x02, CX
-	VBROADCASTSS alpha+40(FP), Y12
+	VBROADCASTSS alpha+64(FP), Y12
 	VMULPS       Y12, Y0, Y0
 	VMULPS       Y12, Y1, Y1
 	VMULPS       Y12, Y2, Y2
@@ -68,10 +74,10 @@ done:
 	VMULPS       Y12, Y9, Y9
 	VMULPS       Y12, Y10, Y10
 	VMULPS       Y12, Y11, Y11
-	MOVQ         accum+48(FP), DX
+	MOVQ         accum+72(FP), DX
 	TESTQ        DX, DX
 	JZ           store
-	VBROADCASTSS beta+44(FP), Y13
+	VBROADCASTSS beta+68(FP), Y13
 	MOVQ         AX, DX
 	VFMADD231PS  (DX), Y13, Y0
 	VFMADD231PS  32(DX), Y13, Y1

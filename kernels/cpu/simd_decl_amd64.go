@@ -7,7 +7,7 @@ package cpu
 // gemmKernelAVX2 is the 6×16 AVX2+FMA GEMM micro-kernel (see asmgen).
 //
 //go:noescape
-func gemmKernelAVX2(kc int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32, accum int)
+func gemmKernelAVX2(kc int, a *float32, rsA int, ksA int, b *float32, ksB int, c *float32, ldc int, alpha float32, beta float32, accum int)
 
 // sgdAVX2 is plain SGD over n&^7 elements (see asmgen).
 //

@@ -22,7 +22,7 @@ var fallbackPath = func() string {
 	return PathGo
 }()
 
-func gemmMicro(kc int, a, b, c *float32, ldc int, alpha, beta float32, accum int) {
+func gemmMicro(kc int, a *float32, rsA, ksA int, b *float32, ksB int, c *float32, ldc int, alpha, beta float32, accum int) {
 	panic("cpu: gemmMicro without vector kernels")
 }
 

@@ -35,19 +35,26 @@ func main() {
 	Generate()
 }
 
-// gemm emits gemmKernelAVX2, the 6×16 micro-kernel. a is a packed panel of
-// op(A): kc steps of gemmMR floats; b a packed panel of op(B): kc steps of
-// gemmNR floats. It computes the 6×16 block acc = Σ_p a[p]ᵀ·b[p] with FMAs,
-// then stores C = alpha·acc when accum is 0, C = alpha·acc + beta·C
-// otherwise (one fused multiply-add per element); ldc is C's row stride in
-// elements.
+// gemm emits gemmKernelAVX2, the 6×16 micro-kernel. Over kc steps p it
+// accumulates the 6×16 block acc[r][j] += A(r, p)·B(p, j) with FMAs, where
+// A(r, p) is the float at a + r·rsA + p·ksA and row p of B the 16 floats at
+// b + p·ksB (strides in bytes): packed panels and row-major operands that
+// need no packing are read alike. Then it stores C = alpha·acc when accum is
+// 0, C = alpha·acc + beta·C otherwise (one fused multiply-add per element);
+// ldc is C's row stride in elements.
 func gemm() {
-	TEXT("gemmKernelAVX2", NOSPLIT, "func(kc int, a, b, c *float32, ldc int, alpha, beta float32, accum int)")
+	TEXT("gemmKernelAVX2", NOSPLIT, "func(kc int, a *float32, rsA, ksA int, b *float32, ksB int, c *float32, ldc int, alpha, beta float32, accum int)")
 	Pragma("noescape")
 	Doc("gemmKernelAVX2 is the 6×16 AVX2+FMA GEMM micro-kernel (see asmgen).")
 	kc := Load(Param("kc"), GP64())
-	pa := Load(Param("a"), GP64())
+	a0 := Load(Param("a"), GP64())
+	rs := Load(Param("rsA"), GP64())
+	ks := Load(Param("ksA"), GP64())
 	pb := Load(Param("b"), GP64())
+	ksb := Load(Param("ksB"), GP64())
+	a3 := GP64() // row 3: rows 0-2 are a0 + {0,1,2}·rs, rows 3-5 a3 + {0,1,2}·rs
+	LEAQ(Mem{Base: a0, Index: rs, Scale: 2}, a3)
+	ADDQ(rs, a3)
 
 	acc := make([][2]reg.VecVirtual, gemmMR)
 	for r := range acc {
@@ -57,6 +64,19 @@ func gemm() {
 		}
 	}
 	b0, b1, t := YMM(), YMM(), YMM()
+	rowAddr := func(r int) Mem {
+		base := a0
+		if r >= 3 {
+			base = a3
+		}
+		switch r % 3 {
+		case 1:
+			return Mem{Base: base, Index: rs, Scale: 1}
+		case 2:
+			return Mem{Base: base, Index: rs, Scale: 2}
+		}
+		return Mem{Base: base}
+	}
 
 	Label("loop")
 	TESTQ(kc, kc)
@@ -64,12 +84,13 @@ func gemm() {
 	VMOVUPS(Mem{Base: pb}, b0)
 	VMOVUPS(Mem{Base: pb, Disp: 32}, b1)
 	for r := 0; r < gemmMR; r++ {
-		VBROADCASTSS(Mem{Base: pa, Disp: 4 * r}, t)
+		VBROADCASTSS(rowAddr(r), t)
 		VFMADD231PS(b0, t, acc[r][0])
 		VFMADD231PS(b1, t, acc[r][1])
 	}
-	ADDQ(U32(4*gemmMR), pa)
-	ADDQ(U32(4*gemmNR), pb)
+	ADDQ(ks, a0)
+	ADDQ(ks, a3)
+	ADDQ(ksb, pb)
 	DECQ(kc)
 	JMP(LabelRef("loop"))
 
