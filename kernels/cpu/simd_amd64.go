@@ -55,3 +55,31 @@ func adamVec(p, g, m, v []float32, w1, beta2, w2, bc2Sqrt, eps, stepSize, wd flo
 	adamAVX2(&p[0], &g[0], &m[0], &v[0], n, w1, beta2, w2, bc2Sqrt, eps, stepSize, wd)
 	return n
 }
+
+// tailMask holds 8 lanes on then 8 off: &tailMask[8-t] masks the first t
+// lanes of a vector.
+var tailMask = [16]int32{-1, -1, -1, -1, -1, -1, -1, -1}
+
+// corr3Vec is corr3 on the vector path; false when there is none (or the
+// slices are too short to prove the kernel's reads and writes in range).
+func corr3Vec(dst, src, w []float32, h, wd, wp int, acc bool) bool {
+	if !useAsm || h < 1 || wd < 1 || wp < wd+2 || len(w) < 9 || len(dst) < h*wd || len(src) < (h+1)*wp+wd+2 {
+		return false
+	}
+	a := 0
+	if acc {
+		a = 1
+	}
+	corr3AVX2(&dst[0], &src[0], &w[0], h, wd, wp, a, &tailMask[8-wd%8])
+	return true
+}
+
+// filterGrad3Vec is filterGrad3 on the vector path; false when there is
+// none.
+func filterGrad3Vec(dst, g, src []float32, h, wd, wp int) bool {
+	if !useAsm || h < 1 || wd < 1 || wp < wd+2 || len(dst) < 9 || len(g) < h*wd || len(src) < (h+1)*wp+wd+2 {
+		return false
+	}
+	filterGrad3AVX2(&dst[0], &g[0], &src[0], h, wd, wp, &tailMask[8-wd%8])
+	return true
+}

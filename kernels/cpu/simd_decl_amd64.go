@@ -23,3 +23,13 @@ func sgdMomentumAVX2(p *float32, grad *float32, v *float32, n int, lr float32, m
 //
 //go:noescape
 func adamAVX2(p *float32, grad *float32, m *float32, v *float32, n int, w1 float32, beta2 float32, w2 float32, bc2Sqrt float32, eps float32, stepSize float32, wd float32)
+
+// corr3AVX2 is the row-vectorised 3×3 correlation (see asmgen).
+//
+//go:noescape
+func corr3AVX2(dst *float32, src *float32, w *float32, h int, wd int, wp int, acc int, mask *int32)
+
+// filterGrad3AVX2 is the row-vectorised 3×3 filter gradient (see asmgen).
+//
+//go:noescape
+func filterGrad3AVX2(dst *float32, grad *float32, src *float32, h int, wd int, wp int, mask *int32)

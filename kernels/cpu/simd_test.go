@@ -9,6 +9,8 @@ import (
 	"math"
 	"slices"
 	"testing"
+
+	"mnistgpu/kernels"
 )
 
 // needVector skips a test when this build or CPU has no vector kernels.
@@ -211,6 +213,60 @@ func TestVectorTrainingSteps(t *testing.T) {
 		for _, threads := range []int{1, 3} {
 			if got := params(threads, false); !slices.Equal(got, vec) {
 				t.Fatalf("%s: %d threads give other parameters than 2", name, threads)
+			}
+		}
+	}
+}
+
+// TestVectorConv compares the vector 3×3 convolution (forward, backward
+// data, filter gradient) with the Go loops on the CNN's shapes and widths
+// around the vector width: each element within 1e-5 of the sum of the
+// absolute values of its terms.
+func TestVectorConv(t *testing.T) {
+	needVector(t)
+	d := New(2)
+	defer d.Close()
+	r := testRand(15)
+	for _, s := range []kernels.ConvShape{
+		{C: 1, H: 28, W: 28, K: 3, OutC: 4}, {C: 4, H: 14, W: 14, K: 3, OutC: 4},
+		{C: 2, H: 3, W: 1, K: 3, OutC: 3}, {C: 3, H: 5, W: 7, K: 3, OutC: 2},
+		{C: 1, H: 9, W: 8, K: 3, OutC: 1}, {C: 2, H: 4, W: 17, K: 3, OutC: 2},
+	} {
+		const n = 19
+		hw := s.H * s.W
+		xs, ws, dys := randSlice(r, n*s.C*hw), randSlice(r, s.OutC*s.C*9), randSlice(r, n*s.OutC*hw)
+		cv, err := d.NewConv2D(s, n)
+		must(t, err)
+		x, w, dy := alloc32(t, d, xs, 0), alloc32(t, d, ws, 0), alloc32(t, d, dys, 0)
+		abs := func(v []float32) *Buffer {
+			a := make([]float32, len(v))
+			for i := range v {
+				a[i] = float32(math.Abs(float64(v[i])))
+			}
+			return alloc32(t, d, a, 0)
+		}
+		ax, aw, ady := abs(xs), abs(ws), abs(dys)
+		for _, op := range []string{"forward", "backdata", "backfilter"} {
+			size := map[string]int{"forward": n * s.OutC * hw, "backdata": n * s.C * hw, "backfilter": s.OutC * s.C * 9}[op]
+			run := func(x, w, dy *Buffer) []float32 {
+				out := alloc32(t, d, nil, size)
+				switch op {
+				case "forward":
+					must(t, cv.Forward(n, x, w, out))
+				case "backdata":
+					must(t, cv.BackwardData(n, dy, w, out))
+				default:
+					must(t, cv.BackwardFilter(n, x, dy, out))
+				}
+				return out.f32
+			}
+			vec := run(x, w, dy)
+			var ref, scale []float32
+			onGoPath(func() { ref, scale = run(x, w, dy), run(ax, aw, ady) })
+			for i := range vec {
+				if !relClose(float64(vec[i]), float64(ref[i]), float64(scale[i]), 1e-5) {
+					t.Fatalf("%+v %s: [%d] = %v, Go %v (scale %v)", s, op, i, vec[i], ref[i], scale[i])
+				}
 			}
 		}
 	}

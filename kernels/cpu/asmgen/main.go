@@ -32,6 +32,8 @@ func main() {
 	sgd()
 	sgdMomentum()
 	adam()
+	corr3()
+	filterGrad3()
 	Generate()
 }
 
@@ -252,4 +254,169 @@ func adam() {
 		VSUBPS(t, x, x)
 		VMOVUPS(x, Mem{Base: pp, Index: off, Scale: 1})
 	})
+}
+
+// rowLoop emits a loop over the h rows of a 3×3 correlation: per row it
+// calls block for each full block of 8 columns (x = byte offset register,
+// masked false) and once for the last partial block (masked true) when
+// wd%8 != 0, then advances the row pointers out (by wd floats) and in (by
+// wp floats).
+func rowLoop(h, wd, wp reg.Register, x reg.GPVirtual, outs, ins []reg.Register, block func(x reg.GPVirtual, masked bool)) {
+	full := GP64()
+	MOVQ(wd, full)
+	SHRQ(U8(3), full)
+	SHLQ(U8(5), full) // bytes of the full blocks
+	SHLQ(U8(2), wd)
+	SHLQ(U8(2), wp)
+	Label("row")
+	TESTQ(h, h)
+	JZ(LabelRef("end"))
+	XORQ(x, x)
+	Label("col")
+	CMPQ(x, full)
+	JAE(LabelRef("tail"))
+	block(x, false)
+	ADDQ(U32(32), x)
+	JMP(LabelRef("col"))
+	Label("tail")
+	CMPQ(x, wd)
+	JAE(LabelRef("next"))
+	block(x, true)
+	Label("next")
+	for _, o := range outs {
+		ADDQ(wd, o)
+	}
+	for _, i := range ins {
+		ADDQ(wp, i)
+	}
+	DECQ(h)
+	JMP(LabelRef("row"))
+	Label("end")
+}
+
+// load8 loads 8 floats at m, masked (lanes off read as 0, never fault) or
+// not.
+func load8(m Mem, mask, dst reg.VecVirtual, masked bool) {
+	if masked {
+		VMASKMOVPS(m, mask, dst)
+	} else {
+		VMOVUPS(m, dst)
+	}
+}
+
+// corr3 emits corr3AVX2, the 3×3 correlation of conv.go's corr3 vectorised
+// along the row: for each of the h rows of dst (wd floats, stride wd),
+// dst[x] (+)= Σ_{ky,kx} w[ky·3+kx]·src[(y+ky)·wp + x + kx] with FMAs, 8
+// columns at a time; the last partial block goes through masked loads and
+// stores (mask: wd%8 lanes on, from the Go side).
+func corr3() {
+	TEXT("corr3AVX2", NOSPLIT, "func(dst, src, w *float32, h, wd, wp int, acc int, mask *int32)")
+	Pragma("noescape")
+	Doc("corr3AVX2 is the row-vectorised 3×3 correlation (see asmgen).")
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	pw := Load(Param("w"), GP64())
+	var wt [9]reg.VecVirtual
+	for i := range wt {
+		wt[i] = YMM()
+		VBROADCASTSS(Mem{Base: pw, Disp: 4 * i}, wt[i])
+	}
+	h := Load(Param("h"), GP64())
+	wd := Load(Param("wd"), GP64())
+	wp := Load(Param("wp"), GP64())
+	acc := Load(Param("acc"), GP64())
+	pm := Load(Param("mask"), GP64())
+	mask := YMM()
+	VMOVDQU(Mem{Base: pm}, mask)
+	wpb := GP64() // row stride of src in bytes, for the three input rows
+	MOVQ(wp, wpb)
+	SHLQ(U8(2), wpb)
+	v, in := YMM(), YMM()
+	x := GP64()
+	rowLoop(h, wd, wp, x, []reg.Register{dst}, []reg.Register{src}, func(x reg.GPVirtual, masked bool) {
+		out := Mem{Base: dst, Index: x, Scale: 1}
+		r0 := Mem{Base: src, Index: x, Scale: 1}
+		VXORPS(v, v, v)
+		lbl := "noacc_full"
+		if masked {
+			lbl = "noacc_tail"
+		}
+		TESTQ(acc, acc)
+		JZ(LabelRef(lbl))
+		load8(out, mask, v, masked)
+		Label(lbl)
+		row := GP64()
+		LEAQ(r0, row)
+		for ky := 0; ky < 3; ky++ {
+			for kx := 0; kx < 3; kx++ {
+				load8(Mem{Base: row, Disp: 4 * kx}, mask, in, masked)
+				VFMADD231PS(in, wt[ky*3+kx], v)
+			}
+			if ky < 2 {
+				ADDQ(wpb, row)
+			}
+		}
+		if masked {
+			VMASKMOVPS(v, mask, out)
+		} else {
+			VMOVUPS(v, out)
+		}
+	})
+	VZEROUPPER()
+	RET()
+}
+
+// filterGrad3 emits filterGrad3AVX2, conv.go's filterGrad3 vectorised along
+// the row: nine accumulators of 8 lanes sum g[y, x]·src[(y+ky)·wp + x + kx]
+// over the plane (masked loads for the last partial block of each row,
+// whose lanes off read as 0), then each is summed across its lanes (pairs,
+// then pairs of pairs: a fixed order) and added to dst[ky·3+kx].
+func filterGrad3() {
+	TEXT("filterGrad3AVX2", NOSPLIT, "func(dst, grad, src *float32, h, wd, wp int, mask *int32)")
+	Pragma("noescape")
+	Doc("filterGrad3AVX2 is the row-vectorised 3×3 filter gradient (see asmgen).")
+	pg := Load(Param("grad"), GP64())
+	src := Load(Param("src"), GP64())
+	h := Load(Param("h"), GP64())
+	wd := Load(Param("wd"), GP64())
+	wp := Load(Param("wp"), GP64())
+	pm := Load(Param("mask"), GP64())
+	var s [9]reg.VecVirtual
+	for i := range s {
+		s[i] = YMM()
+		VXORPS(s[i], s[i], s[i])
+	}
+	mask, gv, in := YMM(), YMM(), YMM()
+	VMOVDQU(Mem{Base: pm}, mask)
+	wpb := GP64()
+	MOVQ(wp, wpb)
+	SHLQ(U8(2), wpb)
+	x := GP64()
+	rowLoop(h, wd, wp, x, []reg.Register{pg}, []reg.Register{src}, func(x reg.GPVirtual, masked bool) {
+		load8(Mem{Base: pg, Index: x, Scale: 1}, mask, gv, masked)
+		row := GP64()
+		LEAQ(Mem{Base: src, Index: x, Scale: 1}, row)
+		for ky := 0; ky < 3; ky++ {
+			for kx := 0; kx < 3; kx++ {
+				load8(Mem{Base: row, Disp: 4 * kx}, mask, in, masked)
+				VFMADD231PS(in, gv, s[ky*3+kx])
+			}
+			if ky < 2 {
+				ADDQ(wpb, row)
+			}
+		}
+	})
+	dst := Load(Param("dst"), GP64())
+	for i := range s {
+		hi := XMM()
+		VEXTRACTF128(U8(1), s[i], hi)
+		lo := s[i].AsX()
+		VADDPS(hi, lo, lo)  // 4 lanes
+		VHADDPS(lo, lo, lo) // (0+1, 2+3, ...)
+		VHADDPS(lo, lo, lo) // (0+1)+(2+3)
+		VADDSS(Mem{Base: dst, Disp: 4 * i}, lo, lo)
+		VMOVSS(lo, Mem{Base: dst, Disp: 4 * i})
+	}
+	VZEROUPPER()
+	RET()
 }
