@@ -271,3 +271,13 @@ func TestVectorConv(t *testing.T) {
 		}
 	}
 }
+
+// forEachPath runs bench as a sub-benchmark named by KernelPath and, on a
+// vector path, again on the Go loops (sub-benchmark "go"), so that one run
+// compares the two on the same machine.
+func forEachPath(b *testing.B, bench func(*testing.B)) {
+	b.Run(KernelPath(), bench)
+	if useAsm {
+		b.Run(PathGo, func(b *testing.B) { onGoPath(func() { bench(b) }) })
+	}
+}
