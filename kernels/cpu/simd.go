@@ -34,4 +34,7 @@ const (
 	packNR = 16
 	// packKC is the most depth of a packed k-block of the vector GEMM.
 	packKC = 256
+	// vecBlock is the granule (elements) in which elementwise vector ops
+	// split their work among threads: a multiple of every vector width.
+	vecBlock = 16
 )

@@ -1,0 +1,60 @@
+//go:build !noasm
+
+package cpu
+
+// useAsm selects the NEON kernels (simd_arm64.s): Advanced SIMD is part of
+// every arm64 CPU Go supports. A variable so tests can switch paths.
+var useAsm = true
+
+const (
+	asmPath      = PathNEON
+	fallbackPath = PathGo
+	gemmMicroMR  = 4 // rows of the NEON register tile
+)
+
+//go:noescape
+func gemmKernelNEON(kc int, a *float32, rsA, ksA int, b *float32, ksB int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func sgdNEON(p, grad *float32, n int, lr, wd float32)
+
+//go:noescape
+func sgdMomentumNEON(p, grad, v *float32, n int, lr, momentum, wd float32)
+
+// gemmMicro is the 4×16 micro-kernel (simd_arm64.s): A(r, p) at
+// a + r·rsA + p·ksA, row p of B at b + p·ksB (strides in bytes).
+func gemmMicro(kc int, a *float32, rsA, ksA int, b *float32, ksB int, c *float32, ldc int, alpha, beta float32, accum int) {
+	gemmKernelNEON(kc, a, rsA, ksA, b, ksB, c, ldc, alpha, beta, accum)
+}
+
+// sgdVec runs plain SGD over the longest multiple of 4 elements of p and
+// returns how many it did; the caller finishes the rest.
+func sgdVec(p, g []float32, lr, wd float32) int {
+	n := len(p) &^ 3
+	if !useAsm || n == 0 {
+		return 0
+	}
+	_ = g[n-1]
+	sgdNEON(&p[0], &g[0], n, lr, wd)
+	return n
+}
+
+// sgdMomentumVec is sgdVec with momentum.
+func sgdMomentumVec(p, g, v []float32, lr, momentum, wd float32) int {
+	n := len(p) &^ 3
+	if !useAsm || n == 0 {
+		return 0
+	}
+	_, _ = g[n-1], v[n-1]
+	sgdMomentumNEON(&p[0], &g[0], &v[0], n, lr, momentum, wd)
+	return n
+}
+
+// adamVec: Adam stays on the Go loop on arm64.
+func adamVec(p, g, m, v []float32, w1, beta2, w2, bc2Sqrt, eps, stepSize, wd float32) int {
+	return 0
+}
+
+// The 3×3 convolution stays on the Go loops on arm64.
+func corr3Vec(dst, src, w []float32, h, wd, wp int, acc bool) bool { return false }
+func filterGrad3Vec(dst, g, src []float32, h, wd, wp int) bool     { return false }

@@ -1,0 +1,213 @@
+//go:build !noasm
+
+#include "textflag.h"
+
+// Hand-written NEON kernels of the arm64 vector path (avo does not target
+// arm64). R18 is never used (reserved on darwin). Go's assembler has no
+// mnemonics for the vector FMUL/FADD/FSUB, so those are WORD-encoded, each
+// with its instruction in a comment.
+
+// func gemmKernelNEON(kc int, a *float32, rsA, ksA int, b *float32, ksB int, c *float32, ldc int, alpha, beta float32, accum int)
+//
+// The 4×16 micro-kernel: over kc steps p, acc[r][j] += A(r, p)·B(p, j) with
+// A(r, p) at a + r·rsA + p·ksA and row p of B the 16 floats at b + p·ksB
+// (strides in bytes); then C = alpha·acc (accum = 0) or alpha·acc + beta·C
+// (fused), rows ldc floats apart. Accumulators: row r in V(16+4r)..V(19+4r).
+TEXT ·gemmKernelNEON(SB), NOSPLIT, $0-80
+	MOVD	kc+0(FP), R0
+	MOVD	a+8(FP), R1
+	MOVD	rsA+16(FP), R2
+	MOVD	ksA+24(FP), R3
+	MOVD	b+32(FP), R4
+	MOVD	ksB+40(FP), R5
+	ADD	R2, R1, R6
+	ADD	R2, R6, R7
+	ADD	R2, R7, R8
+	VEOR	V16.B16, V16.B16, V16.B16
+	VEOR	V17.B16, V17.B16, V17.B16
+	VEOR	V18.B16, V18.B16, V18.B16
+	VEOR	V19.B16, V19.B16, V19.B16
+	VEOR	V20.B16, V20.B16, V20.B16
+	VEOR	V21.B16, V21.B16, V21.B16
+	VEOR	V22.B16, V22.B16, V22.B16
+	VEOR	V23.B16, V23.B16, V23.B16
+	VEOR	V24.B16, V24.B16, V24.B16
+	VEOR	V25.B16, V25.B16, V25.B16
+	VEOR	V26.B16, V26.B16, V26.B16
+	VEOR	V27.B16, V27.B16, V27.B16
+	VEOR	V28.B16, V28.B16, V28.B16
+	VEOR	V29.B16, V29.B16, V29.B16
+	VEOR	V30.B16, V30.B16, V30.B16
+	VEOR	V31.B16, V31.B16, V31.B16
+
+loop:
+	CBZ	R0, done
+	VLD1.P	(R4)(R5), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1R.P	(R1)(R3), [V4.S4]
+	VLD1R.P	(R6)(R3), [V5.S4]
+	VLD1R.P	(R7)(R3), [V6.S4]
+	VLD1R.P	(R8)(R3), [V7.S4]
+	VFMLA	V0.S4, V4.S4, V16.S4
+	VFMLA	V1.S4, V4.S4, V17.S4
+	VFMLA	V2.S4, V4.S4, V18.S4
+	VFMLA	V3.S4, V4.S4, V19.S4
+	VFMLA	V0.S4, V5.S4, V20.S4
+	VFMLA	V1.S4, V5.S4, V21.S4
+	VFMLA	V2.S4, V5.S4, V22.S4
+	VFMLA	V3.S4, V5.S4, V23.S4
+	VFMLA	V0.S4, V6.S4, V24.S4
+	VFMLA	V1.S4, V6.S4, V25.S4
+	VFMLA	V2.S4, V6.S4, V26.S4
+	VFMLA	V3.S4, V6.S4, V27.S4
+	VFMLA	V0.S4, V7.S4, V28.S4
+	VFMLA	V1.S4, V7.S4, V29.S4
+	VFMLA	V2.S4, V7.S4, V30.S4
+	VFMLA	V3.S4, V7.S4, V31.S4
+	SUB	$1, R0, R0
+	B	loop
+
+done:
+	MOVD	c+48(FP), R9
+	MOVD	ldc+56(FP), R10
+	LSL	$2, R10, R10
+	FMOVS	alpha+64(FP), F4
+	VDUP	V4.S[0], V4.S4
+	FMOVS	beta+68(FP), F5
+	VDUP	V5.S[0], V5.S4
+	MOVD	accum+72(FP), R11
+	VEOR	V6.B16, V6.B16, V6.B16
+	VEOR	V7.B16, V7.B16, V7.B16
+	VEOR	V8.B16, V8.B16, V8.B16
+	VEOR	V9.B16, V9.B16, V9.B16
+	VFMLA	V4.S4, V16.S4, V6.S4
+	VFMLA	V4.S4, V17.S4, V7.S4
+	VFMLA	V4.S4, V18.S4, V8.S4
+	VFMLA	V4.S4, V19.S4, V9.S4
+	CBZ	R11, store0
+	VLD1	(R9), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VFMLA	V5.S4, V0.S4, V6.S4
+	VFMLA	V5.S4, V1.S4, V7.S4
+	VFMLA	V5.S4, V2.S4, V8.S4
+	VFMLA	V5.S4, V3.S4, V9.S4
+
+store0:
+	VST1	[V6.S4, V7.S4, V8.S4, V9.S4], (R9)
+	ADD	R10, R9, R9
+	VEOR	V6.B16, V6.B16, V6.B16
+	VEOR	V7.B16, V7.B16, V7.B16
+	VEOR	V8.B16, V8.B16, V8.B16
+	VEOR	V9.B16, V9.B16, V9.B16
+	VFMLA	V4.S4, V20.S4, V6.S4
+	VFMLA	V4.S4, V21.S4, V7.S4
+	VFMLA	V4.S4, V22.S4, V8.S4
+	VFMLA	V4.S4, V23.S4, V9.S4
+	CBZ	R11, store1
+	VLD1	(R9), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VFMLA	V5.S4, V0.S4, V6.S4
+	VFMLA	V5.S4, V1.S4, V7.S4
+	VFMLA	V5.S4, V2.S4, V8.S4
+	VFMLA	V5.S4, V3.S4, V9.S4
+
+store1:
+	VST1	[V6.S4, V7.S4, V8.S4, V9.S4], (R9)
+	ADD	R10, R9, R9
+	VEOR	V6.B16, V6.B16, V6.B16
+	VEOR	V7.B16, V7.B16, V7.B16
+	VEOR	V8.B16, V8.B16, V8.B16
+	VEOR	V9.B16, V9.B16, V9.B16
+	VFMLA	V4.S4, V24.S4, V6.S4
+	VFMLA	V4.S4, V25.S4, V7.S4
+	VFMLA	V4.S4, V26.S4, V8.S4
+	VFMLA	V4.S4, V27.S4, V9.S4
+	CBZ	R11, store2
+	VLD1	(R9), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VFMLA	V5.S4, V0.S4, V6.S4
+	VFMLA	V5.S4, V1.S4, V7.S4
+	VFMLA	V5.S4, V2.S4, V8.S4
+	VFMLA	V5.S4, V3.S4, V9.S4
+
+store2:
+	VST1	[V6.S4, V7.S4, V8.S4, V9.S4], (R9)
+	ADD	R10, R9, R9
+	VEOR	V6.B16, V6.B16, V6.B16
+	VEOR	V7.B16, V7.B16, V7.B16
+	VEOR	V8.B16, V8.B16, V8.B16
+	VEOR	V9.B16, V9.B16, V9.B16
+	VFMLA	V4.S4, V28.S4, V6.S4
+	VFMLA	V4.S4, V29.S4, V7.S4
+	VFMLA	V4.S4, V30.S4, V8.S4
+	VFMLA	V4.S4, V31.S4, V9.S4
+	CBZ	R11, store3
+	VLD1	(R9), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VFMLA	V5.S4, V0.S4, V6.S4
+	VFMLA	V5.S4, V1.S4, V7.S4
+	VFMLA	V5.S4, V2.S4, V8.S4
+	VFMLA	V5.S4, V3.S4, V9.S4
+
+store3:
+	VST1	[V6.S4, V7.S4, V8.S4, V9.S4], (R9)
+	RET
+
+// func sgdNEON(p, grad *float32, n int, lr, wd float32)
+//
+// Plain SGD over n&^3 elements: g' = g + wd·p; p = p - lr·g'.
+TEXT ·sgdNEON(SB), NOSPLIT, $0-32
+	MOVD	p+0(FP), R0
+	MOVD	grad+8(FP), R1
+	MOVD	n+16(FP), R2
+	FMOVS	lr+24(FP), F4
+	VDUP	V4.S[0], V4.S4
+	FMOVS	wd+28(FP), F5
+	VDUP	V5.S[0], V5.S4
+	LSR	$2, R2, R2
+
+sgdloop:
+	CBZ	R2, sgddone
+	VLD1	(R0), [V0.S4]
+	VLD1.P	16(R1), [V1.S4]
+	WORD	$0x6e25dc02 // FMUL V2.4S, V0.4S, V5.4S
+	WORD	$0x4e22d422 // FADD V2.4S, V1.4S, V2.4S
+	WORD	$0x6e24dc42 // FMUL V2.4S, V2.4S, V4.4S
+	WORD	$0x4ea2d400 // FSUB V0.4S, V0.4S, V2.4S
+	VST1.P	[V0.S4], 16(R0)
+	SUB	$1, R2, R2
+	B	sgdloop
+
+sgddone:
+	RET
+
+// func sgdMomentumNEON(p, grad, v *float32, n int, lr, momentum, wd float32)
+//
+// SGD with momentum over n&^3 elements: g' = g + wd·p; v = momentum·v + g';
+// p = p - lr·v.
+TEXT ·sgdMomentumNEON(SB), NOSPLIT, $0-44
+	MOVD	p+0(FP), R0
+	MOVD	grad+8(FP), R1
+	MOVD	v+16(FP), R2
+	MOVD	n+24(FP), R3
+	FMOVS	lr+32(FP), F4
+	VDUP	V4.S[0], V4.S4
+	FMOVS	momentum+36(FP), F5
+	VDUP	V5.S[0], V5.S4
+	FMOVS	wd+40(FP), F6
+	VDUP	V6.S[0], V6.S4
+	LSR	$2, R3, R3
+
+momloop:
+	CBZ	R3, momdone
+	VLD1	(R0), [V0.S4]
+	VLD1.P	16(R1), [V1.S4]
+	VLD1	(R2), [V3.S4]
+	WORD	$0x6e26dc02 // FMUL V2.4S, V0.4S, V6.4S
+	WORD	$0x4e22d422 // FADD V2.4S, V1.4S, V2.4S
+	WORD	$0x6e25dc63 // FMUL V3.4S, V3.4S, V5.4S
+	WORD	$0x4e22d463 // FADD V3.4S, V3.4S, V2.4S
+	VST1.P	[V3.S4], 16(R2)
+	WORD	$0x6e24dc62 // FMUL V2.4S, V3.4S, V4.4S
+	WORD	$0x4ea2d400 // FSUB V0.4S, V0.4S, V2.4S
+	VST1.P	[V0.S4], 16(R0)
+	SUB	$1, R3, R3
+	B	momloop
+
+momdone:
+	RET
