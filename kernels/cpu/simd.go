@@ -28,6 +28,10 @@ func KernelPath() string {
 	return fallbackPath
 }
 
+// KernelPath is the package's KernelPath, as a method so that code holding
+// a kernels.Device can ask for it without importing this package.
+func (d *Device) KernelPath() string { return KernelPath() }
+
 const (
 	// packNR is the columns of the vector GEMM's register tile on every
 	// architecture; gemmMicroMR (per architecture) is its rows.

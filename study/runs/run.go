@@ -46,6 +46,10 @@ type Config struct {
 	// one that ran.
 	Device     string `json:"device"`
 	DeviceName string `json:"device_name"`
+	// KernelPath is the CPU device's inner loops ("avx2-fma", "neon",
+	// "noasm", "go"; see KernelPath), empty on other devices: results
+	// depend on it within tolerance.
+	KernelPath string `json:"kernel_path,omitempty"`
 	// Figures turns on the figures in figures/.
 	Figures bool `json:"figures"`
 	// TSNEPoints test images are embedded by t-SNE (after epoch 1 and after
@@ -150,6 +154,7 @@ func Train(cfg Config, dev kernels.Device, data *Data, dir string, log Logger) (
 		return nil, err
 	}
 	cfg.DeviceName = dev.Name()
+	cfg.KernelPath = KernelPath(dev)
 	cfg.Data.Dir = data.Dir
 	net, err := model.Build(dev, cfg.Arch, cfg.Train.BatchSize, cfg.Train.Seed)
 	if err != nil {
