@@ -83,3 +83,27 @@ func filterGrad3Vec(dst, g, src []float32, h, wd, wp int) bool {
 	filterGrad3AVX2(&dst[0], &g[0], &src[0], h, wd, wp, &tailMask[8-wd%8])
 	return true
 }
+
+// reluForwardVec is the ReLU forward of actTask.run over the longest
+// multiple of 8 elements, with the same bits; it returns how many it did.
+func reluForwardVec(x, y []float32) int {
+	n := len(y) &^ 7
+	if !useAsm || n == 0 {
+		return 0
+	}
+	_ = x[n-1]
+	reluForwardAVX2(&x[0], &y[0], n)
+	return n
+}
+
+// reluBackwardVec is the ReLU backward of actTask.run (dx = dy where
+// y > 0), as reluForwardVec.
+func reluBackwardVec(y, dy, dx []float32) int {
+	n := len(y) &^ 7
+	if !useAsm || n == 0 {
+		return 0
+	}
+	_, _ = dy[n-1], dx[n-1]
+	reluBackwardAVX2(&y[0], &dy[0], &dx[0], n)
+	return n
+}

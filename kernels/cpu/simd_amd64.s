@@ -488,3 +488,54 @@ end:
 	VMOVSS       X8, 32(AX)
 	VZEROUPPER
 	RET
+
+// func reluForwardAVX2(x *float32, y *float32, n int)
+// Requires: AVX
+TEXT ·reluForwardAVX2(SB), NOSPLIT, $0-24
+	MOVQ   x+0(FP), AX
+	MOVQ   y+8(FP), CX
+	MOVQ   n+16(FP), DX
+	VXORPS Y0, Y0, Y0
+	SHRQ   $0x03, DX
+	XORQ   BX, BX
+
+loop:
+	TESTQ   DX, DX
+	JZ      done
+	VMOVUPS (AX)(BX*1), Y1
+	VMAXPS  Y1, Y0, Y1
+	VADDPS  Y0, Y1, Y1
+	VMOVUPS Y1, (CX)(BX*1)
+	ADDQ    $0x00000020, BX
+	DECQ    DX
+	JMP     loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func reluBackwardAVX2(y *float32, dy *float32, dx *float32, n int)
+// Requires: AVX
+TEXT ·reluBackwardAVX2(SB), NOSPLIT, $0-32
+	MOVQ   y+0(FP), AX
+	MOVQ   dy+8(FP), CX
+	MOVQ   dx+16(FP), DX
+	MOVQ   n+24(FP), BX
+	VXORPS Y0, Y0, Y0
+	SHRQ   $0x03, BX
+	XORQ   SI, SI
+
+loop:
+	TESTQ   BX, BX
+	JZ      done
+	VMOVUPS (AX)(SI*1), Y1
+	VCMPPS  $0x1e, Y0, Y1, Y1
+	VANDPS  (CX)(SI*1), Y1, Y1
+	VMOVUPS Y1, (DX)(SI*1)
+	ADDQ    $0x00000020, SI
+	DECQ    BX
+	JMP     loop
+
+done:
+	VZEROUPPER
+	RET

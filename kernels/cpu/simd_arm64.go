@@ -58,3 +58,6 @@ func adamVec(p, g, m, v []float32, w1, beta2, w2, bc2Sqrt, eps, stepSize, wd flo
 // The 3×3 convolution stays on the Go loops on arm64.
 func corr3Vec(dst, src, w []float32, h, wd, wp int, acc bool) bool { return false }
 func filterGrad3Vec(dst, g, src []float32, h, wd, wp int) bool     { return false }
+
+func reluForwardVec(x, y []float32) int       { return 0 }
+func reluBackwardVec(y, dy, dx []float32) int { return 0 }

@@ -33,3 +33,13 @@ func corr3AVX2(dst *float32, src *float32, w *float32, h int, wd int, wp int, ac
 //
 //go:noescape
 func filterGrad3AVX2(dst *float32, grad *float32, src *float32, h int, wd int, wp int, mask *int32)
+
+// reluForwardAVX2 is y = max(x, 0) over n&^7 elements (see asmgen).
+//
+//go:noescape
+func reluForwardAVX2(x *float32, y *float32, n int)
+
+// reluBackwardAVX2 is dx = dy where y > 0, else 0, over n&^7 elements (see asmgen).
+//
+//go:noescape
+func reluBackwardAVX2(y *float32, dy *float32, dx *float32, n int)

@@ -285,3 +285,38 @@ func forEachPath(b *testing.B, bench func(*testing.B)) {
 		b.Run(PathGo, func(b *testing.B) { onGoPath(func() { bench(b) }) })
 	}
 }
+
+// TestVectorReLU: the vector ReLU gives the Go loop's bits, NaN, ±0, ±Inf
+// and subnormals included, on lengths around the vector width.
+func TestVectorReLU(t *testing.T) {
+	needVector(t)
+	d := New(2)
+	defer d.Close()
+	r := testRand(16)
+	special := []float32{float32(math.NaN()), float32(math.Copysign(0, -1)), 0, float32(math.Inf(1)),
+		float32(math.Inf(-1)), 1e-45, -1e-45, 1, -1}
+	for _, n := range []int{1, 7, 8, 9, 17, 100, 40000} {
+		x, dy := randSlice(r, n), randSlice(r, n)
+		for i := range x {
+			if i%3 == 0 {
+				x[i] = special[r.IntN(len(special))]
+				dy[i] = special[r.IntN(len(special))]
+			}
+		}
+		xb, dyb := alloc32(t, d, x, 0), alloc32(t, d, dy, 0)
+		run := func() (y, dx []float32) {
+			yb, dxb := alloc32(t, d, nil, n), alloc32(t, d, nil, n)
+			must(t, d.ActForward(kernels.ReLU, n, xb, yb))
+			must(t, d.ActBackward(kernels.ReLU, n, xb, xb, dyb, dxb)) // y = x: NaN and ±0 reach the mask
+			return yb.f32, dxb.f32
+		}
+		y, dx := run()
+		var yRef, dxRef []float32
+		onGoPath(func() { yRef, dxRef = run() })
+		for i := range y {
+			if math.Float32bits(y[i]) != math.Float32bits(yRef[i]) || math.Float32bits(dx[i]) != math.Float32bits(dxRef[i]) {
+				t.Fatalf("n=%d [%d] x=%v dy=%v: y %v dx %v, Go y %v dx %v", n, i, x[i], dy[i], y[i], dx[i], yRef[i], dxRef[i])
+			}
+		}
+	}
+}

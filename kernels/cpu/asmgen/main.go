@@ -34,6 +34,7 @@ func main() {
 	adam()
 	corr3()
 	filterGrad3()
+	relu()
 	Generate()
 }
 
@@ -419,4 +420,42 @@ func filterGrad3() {
 	}
 	VZEROUPPER()
 	RET()
+}
+
+// relu emits reluForwardAVX2 and reluBackwardAVX2, activation.go's ReLU
+// loops over n&^7 elements with the same bits:
+//
+//	forward:  y = max(x, 0) + 0  (MAXPS returns x when x is NaN; + 0 turns -0 into +0, as Go's max)
+//	backward: dx = dy & (y > 0)  (an ordered compare: NaN gives 0)
+func relu() {
+	TEXT("reluForwardAVX2", NOSPLIT, "func(x, y *float32, n int)")
+	Pragma("noescape")
+	Doc("reluForwardAVX2 is y = max(x, 0) over n&^7 elements (see asmgen).")
+	px := Load(Param("x"), GP64())
+	py := Load(Param("y"), GP64())
+	n := Load(Param("n"), GP64())
+	zero, v := YMM(), YMM()
+	VXORPS(zero, zero, zero)
+	elemLoop(n, GP64(), func(off reg.GPVirtual) {
+		VMOVUPS(Mem{Base: px, Index: off, Scale: 1}, v)
+		VMAXPS(v, zero, v) // Intel order: max(zero, x), x when either is NaN
+		VADDPS(zero, v, v)
+		VMOVUPS(v, Mem{Base: py, Index: off, Scale: 1})
+	})
+
+	TEXT("reluBackwardAVX2", NOSPLIT, "func(y, dy, dx *float32, n int)")
+	Pragma("noescape")
+	Doc("reluBackwardAVX2 is dx = dy where y > 0, else 0, over n&^7 elements (see asmgen).")
+	py = Load(Param("y"), GP64())
+	pdy := Load(Param("dy"), GP64())
+	pdx := Load(Param("dx"), GP64())
+	n = Load(Param("n"), GP64())
+	zero, m := YMM(), YMM()
+	VXORPS(zero, zero, zero)
+	elemLoop(n, GP64(), func(off reg.GPVirtual) {
+		VMOVUPS(Mem{Base: py, Index: off, Scale: 1}, m)
+		VCMPPS(U8(0x1e), zero, m, m) // GT_OQ: y > 0, false for NaN
+		VANDPS(Mem{Base: pdy, Index: off, Scale: 1}, m, m)
+		VMOVUPS(m, Mem{Base: pdx, Index: off, Scale: 1})
+	})
 }
