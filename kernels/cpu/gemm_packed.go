@@ -137,10 +137,21 @@ func (g *gemmTask) packB(dst []float32, pc, kc, j0, nn int) {
 			}
 			continue
 		}
-		for c := 0; c < cols; c++ { // B is n×k: op(B)[p, j] = B[j·k + p]
-			src := g.b[(j+c)*g.k+pc : (j+c)*g.k+pc+kc]
+		// B is n×k: op(B)[p, j] = B[j·k + p]. Full panels go through 8×8
+		// block transposes where the vector path has them.
+		p0 := 0
+		if cols == nr {
+			for ; p0+8 <= kc; p0 += 8 {
+				src := g.b[j*g.k+pc+p0:]
+				if !transpose8Vec(src, g.k, panel[p0*nr:], nr) || !transpose8Vec(src[8*g.k:], g.k, panel[p0*nr+8:], nr) {
+					break
+				}
+			}
+		}
+		for c := 0; c < cols; c++ {
+			src := g.b[(j+c)*g.k+pc+p0 : (j+c)*g.k+pc+kc]
 			for p, v := range src {
-				panel[p*nr+c] = v
+				panel[(p0+p)*nr+c] = v
 			}
 		}
 	}

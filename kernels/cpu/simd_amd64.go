@@ -107,3 +107,14 @@ func reluBackwardVec(y, dy, dx []float32) int {
 	reluBackwardAVX2(&y[0], &dy[0], &dx[0], n)
 	return n
 }
+
+// transpose8Vec writes dst[c·ldd + r] = src[r·lds + c] for r, c < 8
+// (strides in elements) and reports true, or false when there is no
+// vector path.
+func transpose8Vec(src []float32, lds int, dst []float32, ldd int) bool {
+	if !useAsm || len(src) < 7*lds+8 || len(dst) < 7*ldd+8 {
+		return false
+	}
+	transpose8x8AVX2(&src[0], 4*lds, &dst[0], 4*ldd)
+	return true
+}

@@ -539,3 +539,67 @@ loop:
 done:
 	VZEROUPPER
 	RET
+
+// func transpose8x8AVX2(src *float32, lds int, dst *float32, ldd int)
+// Requires: AVX
+TEXT ·transpose8x8AVX2(SB), NOSPLIT, $0-32
+	MOVQ       src+0(FP), AX
+	MOVQ       lds+8(FP), CX
+	VMOVUPS    (AX), Y0
+	ADDQ       CX, AX
+	VMOVUPS    (AX), Y1
+	ADDQ       CX, AX
+	VMOVUPS    (AX), Y2
+	ADDQ       CX, AX
+	VMOVUPS    (AX), Y3
+	ADDQ       CX, AX
+	VMOVUPS    (AX), Y4
+	ADDQ       CX, AX
+	VMOVUPS    (AX), Y5
+	ADDQ       CX, AX
+	VMOVUPS    (AX), Y6
+	ADDQ       CX, AX
+	VMOVUPS    (AX), Y7
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y0
+	VUNPCKLPS  Y3, Y2, Y1
+	VUNPCKHPS  Y3, Y2, Y2
+	VUNPCKLPS  Y5, Y4, Y3
+	VUNPCKHPS  Y5, Y4, Y4
+	VUNPCKLPS  Y7, Y6, Y5
+	VUNPCKHPS  Y7, Y6, Y6
+	VSHUFPS    $0x44, Y1, Y8, Y7
+	VSHUFPS    $0xee, Y1, Y8, Y1
+	VSHUFPS    $0x44, Y2, Y0, Y8
+	VSHUFPS    $0xee, Y2, Y0, Y0
+	VSHUFPS    $0x44, Y5, Y3, Y2
+	VSHUFPS    $0xee, Y5, Y3, Y3
+	VSHUFPS    $0x44, Y6, Y4, Y5
+	VSHUFPS    $0xee, Y6, Y4, Y4
+	MOVQ       dst+16(FP), AX
+	MOVQ       ldd+24(FP), CX
+	VPERM2F128 $0x20, Y2, Y7, Y6
+	VMOVUPS    Y6, (AX)
+	ADDQ       CX, AX
+	VPERM2F128 $0x20, Y3, Y1, Y6
+	VMOVUPS    Y6, (AX)
+	ADDQ       CX, AX
+	VPERM2F128 $0x20, Y5, Y8, Y6
+	VMOVUPS    Y6, (AX)
+	ADDQ       CX, AX
+	VPERM2F128 $0x20, Y4, Y0, Y6
+	VMOVUPS    Y6, (AX)
+	ADDQ       CX, AX
+	VPERM2F128 $0x31, Y2, Y7, Y2
+	VMOVUPS    Y2, (AX)
+	ADDQ       CX, AX
+	VPERM2F128 $0x31, Y3, Y1, Y1
+	VMOVUPS    Y1, (AX)
+	ADDQ       CX, AX
+	VPERM2F128 $0x31, Y5, Y8, Y1
+	VMOVUPS    Y1, (AX)
+	ADDQ       CX, AX
+	VPERM2F128 $0x31, Y4, Y0, Y0
+	VMOVUPS    Y0, (AX)
+	VZEROUPPER
+	RET

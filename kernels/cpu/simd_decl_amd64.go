@@ -43,3 +43,8 @@ func reluForwardAVX2(x *float32, y *float32, n int)
 //
 //go:noescape
 func reluBackwardAVX2(y *float32, dy *float32, dx *float32, n int)
+
+// transpose8x8AVX2 transposes an 8×8 block of floats (see asmgen).
+//
+//go:noescape
+func transpose8x8AVX2(src *float32, lds int, dst *float32, ldd int)

@@ -35,3 +35,5 @@ func filterGrad3Vec(dst, g, src []float32, h, wd, wp int) bool     { return fals
 
 func reluForwardVec(x, y []float32) int       { return 0 }
 func reluBackwardVec(y, dy, dx []float32) int { return 0 }
+
+func transpose8Vec(src []float32, lds int, dst []float32, ldd int) bool { return false }

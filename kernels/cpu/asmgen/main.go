@@ -35,6 +35,7 @@ func main() {
 	corr3()
 	filterGrad3()
 	relu()
+	transpose8()
 	Generate()
 }
 
@@ -458,4 +459,53 @@ func relu() {
 		VANDPS(Mem{Base: pdy, Index: off, Scale: 1}, m, m)
 		VMOVUPS(m, Mem{Base: pdx, Index: off, Scale: 1})
 	})
+}
+
+// transpose8 emits transpose8x8AVX2: dst[c·ldd + r] = src[r·lds + c] for an
+// 8×8 block (strides in bytes), by unpack, shuffle and 128-bit lane
+// permutes. The GEMM packs Bᵀ with it.
+func transpose8() {
+	TEXT("transpose8x8AVX2", NOSPLIT, "func(src *float32, lds int, dst *float32, ldd int)")
+	Pragma("noescape")
+	Doc("transpose8x8AVX2 transposes an 8×8 block of floats (see asmgen).")
+	src := Load(Param("src"), GP64())
+	lds := Load(Param("lds"), GP64())
+	var r [8]reg.VecVirtual
+	for i := range r {
+		r[i] = YMM()
+		VMOVUPS(Mem{Base: src}, r[i])
+		if i < 7 {
+			ADDQ(lds, src)
+		}
+	}
+	var t [8]reg.VecVirtual
+	for i := 0; i < 8; i += 2 {
+		t[i], t[i+1] = YMM(), YMM()
+		VUNPCKLPS(r[i+1], r[i], t[i])   // r[i]0 r[i+1]0 r[i]1 r[i+1]1 | same +4
+		VUNPCKHPS(r[i+1], r[i], t[i+1]) // r[i]2 r[i+1]2 r[i]3 r[i+1]3 | same +4
+	}
+	var u [8]reg.VecVirtual
+	for h := 0; h < 8; h += 4 { // rows 0-3, then rows 4-7
+		for j := 0; j < 2; j++ {
+			u[h+2*j], u[h+2*j+1] = YMM(), YMM()
+			VSHUFPS(U8(0x44), t[h+2+j], t[h+j], u[h+2*j])   // column 2j (and 2j+4) of the 4 rows
+			VSHUFPS(U8(0xEE), t[h+2+j], t[h+j], u[h+2*j+1]) // column 2j+1 (and 2j+5)
+		}
+	}
+	dst := Load(Param("dst"), GP64())
+	ldd := Load(Param("ldd"), GP64())
+	for c := 0; c < 8; c++ {
+		o := YMM()
+		imm := U8(0x20) // low lanes: columns 0-3
+		if c >= 4 {
+			imm = U8(0x31) // high lanes: columns 4-7
+		}
+		VPERM2F128(imm, u[4+c%4], u[c%4], o)
+		VMOVUPS(o, Mem{Base: dst})
+		if c < 7 {
+			ADDQ(ldd, dst)
+		}
+	}
+	VZEROUPPER()
+	RET()
 }
