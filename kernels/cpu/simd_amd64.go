@@ -118,3 +118,40 @@ func transpose8Vec(src []float32, lds int, dst []float32, ldd int) bool {
 	transpose8x8AVX2(&src[0], 4*lds, &dst[0], 4*ldd)
 	return true
 }
+
+// bnAffineVec is bnTask.affine's loop over the longest multiple of 8
+// elements of x (the same bits); it returns how many it did.
+func bnAffineVec(x, y []float32, shift, scale, beta float32) int {
+	n := len(x) &^ 7
+	if !useAsm || n == 0 {
+		return 0
+	}
+	_ = y[n-1]
+	bnAffineAVX2(&x[0], &y[0], n, shift, scale, beta)
+	return n
+}
+
+// bnBackwardDxVec is batch norm's input-gradient loop (the same bits), as
+// bnAffineVec.
+func bnBackwardDxVec(x, dy, dx []float32, mean, istd, k, mdy, mdyx float32) int {
+	n := len(x) &^ 7
+	if !useAsm || n == 0 {
+		return 0
+	}
+	_, _ = dy[n-1], dx[n-1]
+	bnBackwardDxAVX2(&x[0], &dy[0], &dx[0], n, mean, istd, k, mdy, mdyx)
+	return n
+}
+
+// bnBackwardSumsVec returns Σ dy and Σ dy·(x-mean)·istd over the longest
+// multiple of 8 elements of x, and how many that was.
+func bnBackwardSumsVec(x, dy []float32, mean, istd float32) (a, g float32, done int) {
+	n := len(x) &^ 7
+	if !useAsm || n == 0 {
+		return 0, 0, 0
+	}
+	_ = dy[n-1]
+	var sums [2]float32
+	bnBackwardSumsAVX2(&x[0], &dy[0], n, mean, istd, &sums[0])
+	return sums[0], sums[1], n
+}

@@ -603,3 +603,107 @@ TEXT ·transpose8x8AVX2(SB), NOSPLIT, $0-32
 	VMOVUPS    Y0, (AX)
 	VZEROUPPER
 	RET
+
+// func bnAffineAVX2(x *float32, y *float32, n int, shift float32, scale float32, beta float32)
+// Requires: AVX
+TEXT ·bnAffineAVX2(SB), NOSPLIT, $0-36
+	MOVQ         x+0(FP), AX
+	MOVQ         y+8(FP), CX
+	MOVQ         n+16(FP), DX
+	VBROADCASTSS shift+24(FP), Y0
+	VBROADCASTSS scale+28(FP), Y1
+	VBROADCASTSS beta+32(FP), Y2
+	SHRQ         $0x03, DX
+	XORQ         BX, BX
+
+loop:
+	TESTQ   DX, DX
+	JZ      done
+	VMOVUPS (AX)(BX*1), Y3
+	VSUBPS  Y0, Y3, Y3
+	VMULPS  Y1, Y3, Y3
+	VADDPS  Y2, Y3, Y3
+	VMOVUPS Y3, (CX)(BX*1)
+	ADDQ    $0x00000020, BX
+	DECQ    DX
+	JMP     loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func bnBackwardDxAVX2(x *float32, dy *float32, dx *float32, n int, mean float32, istd float32, k float32, mdy float32, mdyx float32)
+// Requires: AVX
+TEXT ·bnBackwardDxAVX2(SB), NOSPLIT, $0-52
+	MOVQ         x+0(FP), AX
+	MOVQ         dy+8(FP), CX
+	MOVQ         dx+16(FP), DX
+	MOVQ         n+24(FP), BX
+	VBROADCASTSS mean+32(FP), Y0
+	VBROADCASTSS istd+36(FP), Y1
+	VBROADCASTSS k+40(FP), Y2
+	VBROADCASTSS mdy+44(FP), Y3
+	VBROADCASTSS mdyx+48(FP), Y4
+	SHRQ         $0x03, BX
+	XORQ         SI, SI
+
+loop:
+	TESTQ   BX, BX
+	JZ      done
+	VMOVUPS (AX)(SI*1), Y5
+	VSUBPS  Y0, Y5, Y5
+	VMULPS  Y1, Y5, Y5
+	VMULPS  Y4, Y5, Y5
+	VMOVUPS (CX)(SI*1), Y6
+	VSUBPS  Y3, Y6, Y6
+	VSUBPS  Y5, Y6, Y6
+	VMULPS  Y2, Y6, Y6
+	VMOVUPS Y6, (DX)(SI*1)
+	ADDQ    $0x00000020, SI
+	DECQ    BX
+	JMP     loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func bnBackwardSumsAVX2(x *float32, dy *float32, n int, mean float32, istd float32, sums *float32)
+// Requires: AVX, FMA3
+TEXT ·bnBackwardSumsAVX2(SB), NOSPLIT, $0-40
+	MOVQ         x+0(FP), AX
+	MOVQ         dy+8(FP), CX
+	MOVQ         n+16(FP), DX
+	VBROADCASTSS mean+24(FP), Y0
+	VBROADCASTSS istd+28(FP), Y1
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+	SHRQ         $0x03, DX
+	XORQ         BX, BX
+
+loop:
+	TESTQ       DX, DX
+	JZ          done
+	VMOVUPS     (CX)(BX*1), Y5
+	VADDPS      Y5, Y2, Y2
+	VMOVUPS     (AX)(BX*1), Y4
+	VSUBPS      Y0, Y4, Y4
+	VMULPS      Y1, Y4, Y4
+	VFMADD231PS Y4, Y5, Y3
+	ADDQ        $0x00000020, BX
+	DECQ        DX
+	JMP         loop
+
+done:
+	MOVQ         sums+32(FP), AX
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X0, X2, X2
+	VHADDPS      X2, X2, X2
+	VHADDPS      X2, X2, X2
+	VMOVSS       X2, (AX)
+	VEXTRACTF128 $0x01, Y3, X0
+	VADDPS       X0, X3, X3
+	VHADDPS      X3, X3, X3
+	VHADDPS      X3, X3, X3
+	VMOVSS       X3, 4(AX)
+	VZEROUPPER
+	RET

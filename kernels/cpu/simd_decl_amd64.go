@@ -48,3 +48,18 @@ func reluBackwardAVX2(y *float32, dy *float32, dx *float32, n int)
 //
 //go:noescape
 func transpose8x8AVX2(src *float32, lds int, dst *float32, ldd int)
+
+// bnAffineAVX2 is batch norm's y = (x - shift)·scale + beta over n&^7 elements (see asmgen).
+//
+//go:noescape
+func bnAffineAVX2(x *float32, y *float32, n int, shift float32, scale float32, beta float32)
+
+// bnBackwardDxAVX2 is batch norm's input gradient over n&^7 elements (see asmgen).
+//
+//go:noescape
+func bnBackwardDxAVX2(x *float32, dy *float32, dx *float32, n int, mean float32, istd float32, k float32, mdy float32, mdyx float32)
+
+// bnBackwardSumsAVX2 sums dy and dy·x̂ over n&^7 elements (see asmgen).
+//
+//go:noescape
+func bnBackwardSumsAVX2(x *float32, dy *float32, n int, mean float32, istd float32, sums *float32)

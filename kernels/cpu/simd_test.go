@@ -320,3 +320,63 @@ func TestVectorReLU(t *testing.T) {
 		}
 	}
 }
+
+// TestVectorBatchNorm compares the vector batch norm with the Go loops:
+// forward (training and inference) to the bit; the backward's dx within
+// 1e-5 of max|dx| and dγ, dβ within 1e-5 of Σ|dy|·(1 + max|x̂|) (its sums
+// add in another order).
+func TestVectorBatchNorm(t *testing.T) {
+	needVector(t)
+	d := New(2)
+	defer d.Close()
+	r := testRand(17)
+	for _, s := range []struct{ ch, sp, n int }{{4, 28 * 28, 19}, {4, 14 * 14, 8}, {3, 5, 7}, {2, 1, 9}, {128, 1, 64}} {
+		count := s.n * s.ch * s.sp
+		xs, dys := randSlice(r, count), randSlice(r, count)
+		gam, bet := randSlice(r, s.ch), randSlice(r, s.ch)
+		run := func() (y, yi, dx, dg, db, sm, si []float32) {
+			bn, err := d.NewBatchNorm(s.ch, s.sp, s.n, 1e-5, 0.1)
+			must(t, err)
+			x, dy := alloc32(t, d, xs, 0), alloc32(t, d, dys, 0)
+			g, b := alloc32(t, d, gam, 0), alloc32(t, d, bet, 0)
+			rm, rv := alloc32(t, d, nil, s.ch), alloc32(t, d, nil, s.ch)
+			must(t, d.Fill(rv, 1))
+			yb, yib, dxb := alloc32(t, d, nil, count), alloc32(t, d, nil, count), alloc32(t, d, nil, count)
+			smb, sib, dgb, dbb := alloc32(t, d, nil, s.ch), alloc32(t, d, nil, s.ch), alloc32(t, d, nil, s.ch), alloc32(t, d, nil, s.ch)
+			must(t, bn.ForwardTrain(s.n, x, g, b, rm, rv, yb, smb, sib))
+			must(t, bn.ForwardInfer(s.n, x, g, b, rm, rv, yib))
+			must(t, bn.Backward(s.n, x, dy, g, smb, sib, dxb, dgb, dbb))
+			return yb.f32, yib.f32, dxb.f32, dgb.f32, dbb.f32, smb.f32, sib.f32
+		}
+		y, yi, dx, dg, db, _, _ := run()
+		var yR, yiR, dxR, dgR, dbR, sm, si []float32
+		onGoPath(func() { yR, yiR, dxR, dgR, dbR, sm, si = run() })
+		name := fmt.Sprintf("ch %d spatial %d n %d", s.ch, s.sp, s.n)
+		if !slices.Equal(y, yR) || !slices.Equal(yi, yiR) {
+			t.Fatalf("%s: forward differs from the Go loops", name)
+		}
+		maxDx := 0.0
+		for _, v := range dxR {
+			maxDx = max(maxDx, math.Abs(float64(v)))
+		}
+		for i := range dx {
+			if !relClose(float64(dx[i]), float64(dxR[i]), maxDx, 1e-5) {
+				t.Fatalf("%s: dx[%d] = %v, Go %v", name, i, dx[i], dxR[i])
+			}
+		}
+		for c := 0; c < s.ch; c++ {
+			var sdy, mxh float64
+			for i := 0; i < s.n; i++ {
+				for j := 0; j < s.sp; j++ {
+					k := (i*s.ch+c)*s.sp + j
+					sdy += math.Abs(float64(dys[k]))
+					mxh = max(mxh, math.Abs(float64((xs[k]-sm[c])*si[c])))
+				}
+			}
+			scale := sdy * (1 + mxh)
+			if !relClose(float64(dg[c]), float64(dgR[c]), scale, 1e-5) || !relClose(float64(db[c]), float64(dbR[c]), scale, 1e-5) {
+				t.Fatalf("%s: channel %d dγ %v dβ %v, Go %v %v", name, c, dg[c], db[c], dgR[c], dbR[c])
+			}
+		}
+	}
+}

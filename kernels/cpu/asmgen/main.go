@@ -36,6 +36,7 @@ func main() {
 	filterGrad3()
 	relu()
 	transpose8()
+	batchNorm()
 	Generate()
 }
 
@@ -505,6 +506,92 @@ func transpose8() {
 		if c < 7 {
 			ADDQ(ldd, dst)
 		}
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// batchNorm emits the batch-norm loops of batchnorm.go over n&^7 elements
+// of one row of a channel:
+//
+//	bnAffineAVX2:      y = (x - shift)·scale + beta                 (the Go loop's bits)
+//	bnBackwardDxAVX2:  dx = k·((dy - mdy) - ((x - mean)·istd)·mdyx) (the Go loop's bits)
+//	bnBackwardSumsAVX2: sums[0] = Σ dy, sums[1] = Σ dy·((x - mean)·istd),
+//	                   in 8 lanes, then across the lanes in a fixed order
+func batchNorm() {
+	TEXT("bnAffineAVX2", NOSPLIT, "func(x, y *float32, n int, shift, scale, beta float32)")
+	Pragma("noescape")
+	Doc("bnAffineAVX2 is batch norm's y = (x - shift)·scale + beta over n&^7 elements (see asmgen).")
+	px := Load(Param("x"), GP64())
+	py := Load(Param("y"), GP64())
+	n := Load(Param("n"), GP64())
+	shift, scale, beta := broadcast("shift"), broadcast("scale"), broadcast("beta")
+	v := YMM()
+	elemLoop(n, GP64(), func(off reg.GPVirtual) {
+		VMOVUPS(Mem{Base: px, Index: off, Scale: 1}, v)
+		VSUBPS(shift, v, v)
+		VMULPS(scale, v, v)
+		VADDPS(beta, v, v)
+		VMOVUPS(v, Mem{Base: py, Index: off, Scale: 1})
+	})
+
+	TEXT("bnBackwardDxAVX2", NOSPLIT, "func(x, dy, dx *float32, n int, mean, istd, k, mdy, mdyx float32)")
+	Pragma("noescape")
+	Doc("bnBackwardDxAVX2 is batch norm's input gradient over n&^7 elements (see asmgen).")
+	px = Load(Param("x"), GP64())
+	pdy := Load(Param("dy"), GP64())
+	pdx := Load(Param("dx"), GP64())
+	n = Load(Param("n"), GP64())
+	mean, istd, k := broadcast("mean"), broadcast("istd"), broadcast("k")
+	mdy, mdyx := broadcast("mdy"), broadcast("mdyx")
+	xh, d := YMM(), YMM()
+	elemLoop(n, GP64(), func(off reg.GPVirtual) {
+		VMOVUPS(Mem{Base: px, Index: off, Scale: 1}, xh)
+		VSUBPS(mean, xh, xh)
+		VMULPS(istd, xh, xh)
+		VMULPS(mdyx, xh, xh)
+		VMOVUPS(Mem{Base: pdy, Index: off, Scale: 1}, d)
+		VSUBPS(mdy, d, d)
+		VSUBPS(xh, d, d)
+		VMULPS(k, d, d)
+		VMOVUPS(d, Mem{Base: pdx, Index: off, Scale: 1})
+	})
+
+	TEXT("bnBackwardSumsAVX2", NOSPLIT, "func(x, dy *float32, n int, mean, istd float32, sums *float32)")
+	Pragma("noescape")
+	Doc("bnBackwardSumsAVX2 sums dy and dy·x̂ over n&^7 elements (see asmgen).")
+	px = Load(Param("x"), GP64())
+	pdy = Load(Param("dy"), GP64())
+	n = Load(Param("n"), GP64())
+	mean, istd = broadcast("mean"), broadcast("istd")
+	sa, sg, t, g := YMM(), YMM(), YMM(), YMM()
+	VXORPS(sa, sa, sa)
+	VXORPS(sg, sg, sg)
+	off := GP64()
+	SHRQ(U8(3), n)
+	XORQ(off, off)
+	Label("loop")
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	VMOVUPS(Mem{Base: pdy, Index: off, Scale: 1}, g)
+	VADDPS(g, sa, sa)
+	VMOVUPS(Mem{Base: px, Index: off, Scale: 1}, t)
+	VSUBPS(mean, t, t)
+	VMULPS(istd, t, t)
+	VFMADD231PS(t, g, sg)
+	ADDQ(U32(32), off)
+	DECQ(n)
+	JMP(LabelRef("loop"))
+	Label("done")
+	out := Load(Param("sums"), GP64())
+	for i, acc := range []reg.VecVirtual{sa, sg} {
+		hi := XMM()
+		VEXTRACTF128(U8(1), acc, hi)
+		lo := acc.AsX()
+		VADDPS(hi, lo, lo)
+		VHADDPS(lo, lo, lo)
+		VHADDPS(lo, lo, lo)
+		VMOVSS(lo, Mem{Base: out, Disp: 4 * i})
 	}
 	VZEROUPPER()
 	RET()
