@@ -23,7 +23,10 @@
 #   DATA         the MNIST folder (default $MNISTGPU_DATA, then data/mnist)
 #   BENCH_OUT    where the JSON files, logs and table go (default bench-cpu-out)
 #   PYTHON       the Python with torch (default /usr/bin/python3: Debian's
-#                python3-torch, `apt-get install python3-torch`)
+#                python3-torch, `apt-get install python3-torch
+#                libopenblas0-pthread`: without an optimised BLAS, Debian's
+#                torch falls back on the reference BLAS, which the script
+#                warns about)
 set -euo pipefail
 
 usage() {
@@ -61,14 +64,26 @@ done
 mkdir -p "$BENCH_OUT"
 
 export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS
-env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$PYTHON" -c 'import torch; print(torch.__config__.show()); print("threads:", torch.get_num_threads())' \
-	>"$BENCH_OUT/torch-config.txt"
+# PyTorch's build, its threads, and the BLAS library it loaded: Debian's
+# python3-torch links the generic libblas.so.3, which is the slow reference
+# BLAS unless an optimised one (libopenblas0-pthread) provides it.
+env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$PYTHON" - >"$BENCH_OUT/torch-config.txt" <<'EOF'
+import torch
+print(torch.__config__.show())
+print("threads:", torch.get_num_threads())
+torch.ones(64, 64) @ torch.ones(64, 64)
+libs = sorted({l.split()[-1] for l in open("/proc/self/maps") if "blas" in l or "lapack" in l})
+print("blas libraries loaded:", *libs, sep="\n  ")
+EOF
+if grep -q '/blas/libblas' "$BENCH_OUT/torch-config.txt"; then
+	echo "$0: warning: PyTorch loaded the reference BLAS (see $BENCH_OUT/torch-config.txt); its linear layers will be slow: apt-get install libopenblas0-pthread" >&2
+fi
 {
 	echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	echo "cpu: $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ //' || uname -m)"
 	echo "cores: $(nproc)"
 	echo "threads: $THREADS, rounds: $ROUNDS, epochs: $EPOCHS, batch sizes: $BATCH_SIZES, tasks: $TASKS"
-	echo "mnistgpu: $("$BIN" --version 2>/dev/null || echo "$BIN")"
+	echo "mnistgpu: $("$BIN" --version 2>/dev/null || echo "$BIN") (commit $(git -C "$here/.." rev-parse --short HEAD 2>/dev/null || echo unknown))"
 } >"$BENCH_OUT/machine.txt"
 
 for r in $(seq 1 "$ROUNDS"); do
