@@ -50,9 +50,20 @@ func sgdMomentumVec(p, g, v []float32, lr, momentum, wd float32) int {
 	return n
 }
 
-// adamVec: Adam stays on the Go loop on arm64.
+//go:noescape
+func adamNEON(p, grad, m, v *float32, n int, w1, beta2, w2, bc2Sqrt, eps, stepSize, wd float32)
+
+// adamVec is the Adam update of optTask.run for |w1| < 0.5 (lerp's first
+// branch) over the longest multiple of 4 elements; it does nothing
+// otherwise.
 func adamVec(p, g, m, v []float32, w1, beta2, w2, bc2Sqrt, eps, stepSize, wd float32) int {
-	return 0
+	n := len(p) &^ 3
+	if !useAsm || n == 0 || !(w1 < 0.5 && w1 > -0.5) {
+		return 0
+	}
+	_, _, _ = g[n-1], m[n-1], v[n-1]
+	adamNEON(&p[0], &g[0], &m[0], &v[0], n, w1, beta2, w2, bc2Sqrt, eps, stepSize, wd)
+	return n
 }
 
 // The 3×3 convolution stays on the Go loops on arm64.

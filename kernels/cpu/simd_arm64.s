@@ -211,3 +211,60 @@ momloop:
 
 momdone:
 	RET
+
+// func adamNEON(p, grad, m, v *float32, n int, w1, beta2, w2, bc2Sqrt, eps, stepSize, wd float32)
+//
+// Adam over n&^3 elements, for lerp weights |w1| < 0.5 (optim.go):
+// g' = g + wd·p; m = m + w1·(g' - m); v = beta2·v + (w2·g')·g';
+// p = p - stepSize·(m / (sqrt(v)/bc2Sqrt + eps)).
+TEXT ·adamNEON(SB), NOSPLIT, $0-68
+	MOVD	p+0(FP), R0
+	MOVD	grad+8(FP), R1
+	MOVD	m+16(FP), R2
+	MOVD	v+24(FP), R3
+	MOVD	n+32(FP), R4
+	FMOVS	w1+40(FP), F20
+	VDUP	V20.S[0], V20.S4
+	FMOVS	beta2+44(FP), F21
+	VDUP	V21.S[0], V21.S4
+	FMOVS	w2+48(FP), F22
+	VDUP	V22.S[0], V22.S4
+	FMOVS	bc2Sqrt+52(FP), F23
+	VDUP	V23.S[0], V23.S4
+	FMOVS	eps+56(FP), F24
+	VDUP	V24.S[0], V24.S4
+	FMOVS	stepSize+60(FP), F25
+	VDUP	V25.S[0], V25.S4
+	FMOVS	wd+64(FP), F26
+	VDUP	V26.S[0], V26.S4
+	LSR	$2, R4, R4
+
+adamloop:
+	CBZ	R4, adamdone
+	VLD1	(R0), [V0.S4]
+	VLD1.P	16(R1), [V1.S4]
+	VLD1	(R2), [V2.S4]
+	VLD1	(R3), [V3.S4]
+	WORD	$0x6e3adc04 // FMUL V4.4S, V0.4S, V26.4S
+	WORD	$0x4e24d424 // FADD V4.4S, V1.4S, V4.4S
+	WORD	$0x4ea2d485 // FSUB V5.4S, V4.4S, V2.4S
+	WORD	$0x6e34dca5 // FMUL V5.4S, V5.4S, V20.4S
+	WORD	$0x4e25d442 // FADD V2.4S, V2.4S, V5.4S
+	VST1.P	[V2.S4], 16(R2)
+	WORD	$0x6e35dc63 // FMUL V3.4S, V3.4S, V21.4S
+	WORD	$0x6e36dc86 // FMUL V6.4S, V4.4S, V22.4S
+	WORD	$0x6e24dcc6 // FMUL V6.4S, V6.4S, V4.4S
+	WORD	$0x4e26d463 // FADD V3.4S, V3.4S, V6.4S
+	VST1.P	[V3.S4], 16(R3)
+	WORD	$0x6ea1f867 // FSQRT V7.4S, V3.4S
+	WORD	$0x6e37fce7 // FDIV V7.4S, V7.4S, V23.4S
+	WORD	$0x4e38d4e7 // FADD V7.4S, V7.4S, V24.4S
+	WORD	$0x6e27fc47 // FDIV V7.4S, V2.4S, V7.4S
+	WORD	$0x6e39dce7 // FMUL V7.4S, V7.4S, V25.4S
+	WORD	$0x4ea7d400 // FSUB V0.4S, V0.4S, V7.4S
+	VST1.P	[V0.S4], 16(R0)
+	SUB	$1, R4, R4
+	B	adamloop
+
+adamdone:
+	RET
