@@ -155,3 +155,16 @@ func bnBackwardSumsVec(x, dy []float32, mean, istd float32) (a, g float32, done 
 	bnBackwardSumsAVX2(&x[0], &dy[0], n, mean, istd, &sums[0])
 	return sums[0], sums[1], n
 }
+
+// maxPoolFwdVec is the 2×2 max-pool forward of one plane x (rows w floats
+// apart) into y (oh×ow) with Go's max (NaN payloads aside); false when
+// there is no vector path.
+func maxPoolFwdVec(x, y []float32, oh, ow, w int) bool {
+	if !useAsm || oh < 1 || ow < 1 || w < 2*ow || len(x) < (2*oh-1)*w+2*ow || len(y) < oh*ow {
+		return false
+	}
+	t := ow % 8
+	lo, hi := min(2*t, 8), max(2*t-8, 0)
+	maxPoolFwdAVX2(&x[0], &y[0], oh, ow, w, &tailMask[8-lo], &tailMask[8-hi], &tailMask[8-t])
+	return true
+}

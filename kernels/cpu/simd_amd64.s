@@ -707,3 +707,109 @@ done:
 	VMOVSS       X3, 4(AX)
 	VZEROUPPER
 	RET
+
+// func maxPoolFwdAVX2(x *float32, y *float32, oh int, ow int, w int, mlo *int32, mhi *int32, mout *int32)
+// Requires: AVX, AVX2
+TEXT ·maxPoolFwdAVX2(SB), NOSPLIT, $0-64
+	MOVQ    x+0(FP), AX
+	MOVQ    y+8(FP), CX
+	MOVQ    oh+16(FP), DX
+	MOVQ    ow+24(FP), BX
+	MOVQ    w+32(FP), SI
+	MOVQ    mlo+40(FP), DI
+	VMOVDQU (DI), Y0
+	MOVQ    mhi+48(FP), DI
+	VMOVDQU (DI), Y1
+	MOVQ    mout+56(FP), DI
+	VMOVDQU (DI), Y2
+	SHLQ    $0x02, SI
+	MOVQ    BX, DI
+	ANDQ    $-8, DI
+
+row:
+	TESTQ DX, DX
+	JZ    end
+	LEAQ  (AX)(SI*1), R8
+	XORQ  R9, R9
+
+col:
+	CMPQ      R9, DI
+	JAE       tail
+	MOVQ      R9, R10
+	SHLQ      $0x03, R10
+	VMOVUPS   (AX)(R10*1), Y3
+	VMOVUPS   32(AX)(R10*1), Y4
+	VMOVUPS   (R8)(R10*1), Y5
+	VMOVUPS   32(R8)(R10*1), Y6
+	VMAXPS    Y5, Y3, Y9
+	VCMPPS    $0x00, Y5, Y3, Y7
+	VANDPS    Y5, Y3, Y8
+	VBLENDVPS Y7, Y8, Y9, Y9
+	VCMPPS    $0x03, Y5, Y3, Y7
+	VADDPS    Y5, Y3, Y8
+	VBLENDVPS Y7, Y8, Y9, Y9
+	VMAXPS    Y6, Y4, Y3
+	VCMPPS    $0x00, Y6, Y4, Y7
+	VANDPS    Y6, Y4, Y8
+	VBLENDVPS Y7, Y8, Y3, Y3
+	VCMPPS    $0x03, Y6, Y4, Y7
+	VADDPS    Y6, Y4, Y8
+	VBLENDVPS Y7, Y8, Y3, Y3
+	VSHUFPS   $0x88, Y3, Y9, Y4
+	VSHUFPS   $0xdd, Y3, Y9, Y3
+	VMAXPS    Y3, Y4, Y5
+	VCMPPS    $0x00, Y3, Y4, Y7
+	VANDPS    Y3, Y4, Y8
+	VBLENDVPS Y7, Y8, Y5, Y5
+	VCMPPS    $0x03, Y3, Y4, Y7
+	VADDPS    Y3, Y4, Y8
+	VBLENDVPS Y7, Y8, Y5, Y5
+	VPERMPD   $0xd8, Y5, Y5
+	VMOVUPS   Y5, (CX)(R9*4)
+	ADDQ      $0x00000008, R9
+	JMP       col
+
+tail:
+	CMPQ       R9, BX
+	JAE        next
+	MOVQ       R9, R10
+	SHLQ       $0x03, R10
+	VMASKMOVPS (AX)(R10*1), Y0, Y3
+	VMASKMOVPS 32(AX)(R10*1), Y1, Y4
+	VMASKMOVPS (R8)(R10*1), Y0, Y5
+	VMASKMOVPS 32(R8)(R10*1), Y1, Y6
+	VMAXPS     Y5, Y3, Y9
+	VCMPPS     $0x00, Y5, Y3, Y7
+	VANDPS     Y5, Y3, Y8
+	VBLENDVPS  Y7, Y8, Y9, Y9
+	VCMPPS     $0x03, Y5, Y3, Y7
+	VADDPS     Y5, Y3, Y8
+	VBLENDVPS  Y7, Y8, Y9, Y9
+	VMAXPS     Y6, Y4, Y3
+	VCMPPS     $0x00, Y6, Y4, Y7
+	VANDPS     Y6, Y4, Y8
+	VBLENDVPS  Y7, Y8, Y3, Y3
+	VCMPPS     $0x03, Y6, Y4, Y7
+	VADDPS     Y6, Y4, Y8
+	VBLENDVPS  Y7, Y8, Y3, Y3
+	VSHUFPS    $0x88, Y3, Y9, Y4
+	VSHUFPS    $0xdd, Y3, Y9, Y3
+	VMAXPS     Y3, Y4, Y5
+	VCMPPS     $0x00, Y3, Y4, Y7
+	VANDPS     Y3, Y4, Y8
+	VBLENDVPS  Y7, Y8, Y5, Y5
+	VCMPPS     $0x03, Y3, Y4, Y7
+	VADDPS     Y3, Y4, Y8
+	VBLENDVPS  Y7, Y8, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VMASKMOVPS Y5, Y2, (CX)(R9*4)
+
+next:
+	LEAQ (AX)(SI*2), AX
+	LEAQ (CX)(BX*4), CX
+	DECQ DX
+	JMP  row
+
+end:
+	VZEROUPPER
+	RET

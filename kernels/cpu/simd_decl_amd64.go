@@ -63,3 +63,8 @@ func bnBackwardDxAVX2(x *float32, dy *float32, dx *float32, n int, mean float32,
 //
 //go:noescape
 func bnBackwardSumsAVX2(x *float32, dy *float32, n int, mean float32, istd float32, sums *float32)
+
+// maxPoolFwdAVX2 is the 2×2 max-pool forward of one plane (see asmgen).
+//
+//go:noescape
+func maxPoolFwdAVX2(x *float32, y *float32, oh int, ow int, w int, mlo *int32, mhi *int32, mout *int32)

@@ -380,3 +380,42 @@ func TestVectorBatchNorm(t *testing.T) {
 		}
 	}
 }
+
+// TestVectorMaxPool: the vector max-pool forward gives the Go loop's bits
+// (any NaN for a NaN), ±0, ±Inf and NaN included, on the CNN's planes and
+// odd sizes.
+func TestVectorMaxPool(t *testing.T) {
+	needVector(t)
+	d := New(2)
+	defer d.Close()
+	r := testRand(18)
+	special := []float32{float32(math.NaN()), float32(math.Copysign(0, -1)), 0, float32(math.Inf(1)),
+		float32(math.Inf(-1)), 1, -1}
+	for _, s := range []struct{ ch, h, w, n int }{{4, 28, 28, 5}, {4, 14, 14, 5}, {1, 2, 2, 1}, {2, 5, 5, 3},
+		{3, 4, 9, 2}, {1, 3, 17, 2}, {2, 6, 33, 2}, {1, 2, 32, 1}} {
+		count := s.n * s.ch * s.h * s.w
+		xs := randSlice(r, count)
+		for i := range xs {
+			if r.IntN(4) == 0 {
+				xs[i] = special[r.IntN(len(special))]
+			}
+		}
+		x := alloc32(t, d, xs, 0)
+		run := func() []float32 {
+			mp, err := d.NewMaxPool(s.ch, s.h, s.w, s.n)
+			must(t, err)
+			y := alloc32(t, d, nil, s.n*s.ch*(s.h/2)*(s.w/2))
+			must(t, mp.Forward(s.n, x, y))
+			return y.f32
+		}
+		y := run()
+		var ref []float32
+		onGoPath(func() { ref = run() })
+		for i := range y {
+			same := math.Float32bits(y[i]) == math.Float32bits(ref[i]) || (y[i] != y[i] && ref[i] != ref[i])
+			if !same {
+				t.Fatalf("%+v: y[%d] = %v (%#x), Go %v (%#x)", s, i, y[i], math.Float32bits(y[i]), ref[i], math.Float32bits(ref[i]))
+			}
+		}
+	}
+}

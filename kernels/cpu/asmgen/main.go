@@ -37,6 +37,7 @@ func main() {
 	relu()
 	transpose8()
 	batchNorm()
+	maxPool()
 	Generate()
 }
 
@@ -593,6 +594,101 @@ func batchNorm() {
 		VHADDPS(lo, lo, lo)
 		VMOVSS(lo, Mem{Base: out, Disp: 4 * i})
 	}
+	VZEROUPPER()
+	RET()
+}
+
+// goMax emits r = Go's max(x, y) for 8 lanes: the larger; when the two are
+// equal, x AND y (the same bits, or +0 for zeros of both signs, as Go); a
+// NaN when either is NaN (x + y). x and y are kept; t and u are scratch.
+func goMax(x, y, r, t, u reg.VecVirtual) {
+	VMAXPS(y, x, r)           // Intel max(x, y)
+	VCMPPS(U8(0x00), y, x, t) // EQ_OQ
+	VANDPS(y, x, u)
+	VBLENDVPS(t, u, r, r)
+	VCMPPS(U8(0x03), y, x, t) // UNORD_Q
+	VADDPS(y, x, u)
+	VBLENDVPS(t, u, r, r)
+}
+
+// maxPool emits maxPoolFwdAVX2, the 2×2 stride-2 max-pool forward of one
+// plane with Go's max (maxpool.go): for each of oh output rows it reads
+// input rows 2·oy and 2·oy+1 (w floats apart), takes the elementwise max of
+// the two rows, then of each pair of neighbours (after an even/odd shuffle),
+// and writes ow outputs, 8 at a time; the last partial block uses masked
+// loads (mlo, mhi: the lanes of the 16 inputs) and a masked store (mout).
+func maxPool() {
+	TEXT("maxPoolFwdAVX2", NOSPLIT, "func(x, y *float32, oh, ow, w int, mlo, mhi, mout *int32)")
+	Pragma("noescape")
+	Doc("maxPoolFwdAVX2 is the 2×2 max-pool forward of one plane (see asmgen).")
+	px := Load(Param("x"), GP64())
+	py := Load(Param("y"), GP64())
+	oh := Load(Param("oh"), GP64())
+	ow := Load(Param("ow"), GP64())
+	w := Load(Param("w"), GP64())
+	ml, mh, mo := YMM(), YMM(), YMM()
+	VMOVDQU(Mem{Base: Load(Param("mlo"), GP64())}, ml)
+	VMOVDQU(Mem{Base: Load(Param("mhi"), GP64())}, mh)
+	VMOVDQU(Mem{Base: Load(Param("mout"), GP64())}, mo)
+	SHLQ(U8(2), w) // bytes between input rows
+	full := GP64() // outputs in full blocks of 8
+	MOVQ(ow, full)
+	ANDQ(I32(-8), full)
+	r1 := GP64()
+	a0, b0, a1, b1, t, u := YMM(), YMM(), YMM(), YMM(), YMM(), YMM()
+	e, o := YMM(), YMM()
+	block := func(i, out reg.GPVirtual, masked bool) {
+		// i: output index; inputs at byte 8·i of the two rows.
+		in := GP64()
+		MOVQ(i, in)
+		SHLQ(U8(3), in)
+		if masked {
+			VMASKMOVPS(Mem{Base: px, Index: in, Scale: 1}, ml, a0)
+			VMASKMOVPS(Mem{Base: px, Index: in, Scale: 1, Disp: 32}, mh, b0)
+			VMASKMOVPS(Mem{Base: r1, Index: in, Scale: 1}, ml, a1)
+			VMASKMOVPS(Mem{Base: r1, Index: in, Scale: 1, Disp: 32}, mh, b1)
+		} else {
+			VMOVUPS(Mem{Base: px, Index: in, Scale: 1}, a0)
+			VMOVUPS(Mem{Base: px, Index: in, Scale: 1, Disp: 32}, b0)
+			VMOVUPS(Mem{Base: r1, Index: in, Scale: 1}, a1)
+			VMOVUPS(Mem{Base: r1, Index: in, Scale: 1, Disp: 32}, b1)
+		}
+		va, vb := YMM(), YMM()
+		goMax(a0, a1, va, t, u) // columns 2i..2i+7 of both rows
+		goMax(b0, b1, vb, t, u)
+		VSHUFPS(U8(0x88), vb, va, e) // even columns: outputs 0 1 4 5 | 2 3 6 7
+		VSHUFPS(U8(0xDD), vb, va, o) // odd columns, same order
+		r := YMM()
+		goMax(e, o, r, t, u)
+		VPERMPD(U8(0xD8), r, r) // outputs 0-7 in order
+		if masked {
+			VMASKMOVPS(r, mo, Mem{Base: py, Index: out, Scale: 4})
+		} else {
+			VMOVUPS(r, Mem{Base: py, Index: out, Scale: 4})
+		}
+	}
+	Label("row")
+	TESTQ(oh, oh)
+	JZ(LabelRef("end"))
+	LEAQ(Mem{Base: px, Index: w, Scale: 1}, r1)
+	i := GP64()
+	XORQ(i, i)
+	Label("col")
+	CMPQ(i, full)
+	JAE(LabelRef("tail"))
+	block(i, i, false)
+	ADDQ(U32(8), i)
+	JMP(LabelRef("col"))
+	Label("tail")
+	CMPQ(i, ow)
+	JAE(LabelRef("next"))
+	block(i, i, true)
+	Label("next")
+	LEAQ(Mem{Base: px, Index: w, Scale: 2}, px) // two input rows down
+	LEAQ(Mem{Base: py, Index: ow, Scale: 4}, py)
+	DECQ(oh)
+	JMP(LabelRef("row"))
+	Label("end")
 	VZEROUPPER()
 	RET()
 }
