@@ -311,8 +311,8 @@ func load8(m Mem, mask, dst reg.VecVirtual, masked bool) {
 // corr3 emits corr3AVX2, the 3×3 correlation of conv.go's corr3 vectorised
 // along the row: for each of the h rows of dst (wd floats, stride wd),
 // dst[x] (+)= Σ_{ky,kx} w[ky·3+kx]·src[(y+ky)·wp + x + kx] with FMAs, 8
-// columns at a time; the last partial block goes through masked loads and
-// stores (mask: wd%8 lanes on, from the Go side).
+// columns at a time; the last partial block goes through masked loads
+// (mask: wd%8 lanes on, from the Go side) and plain partial stores.
 func corr3() {
 	TEXT("corr3AVX2", NOSPLIT, "func(dst, src, w *float32, h, wd, wp int, acc int, mask *int32)")
 	Pragma("noescape")
@@ -332,6 +332,9 @@ func corr3() {
 	pm := Load(Param("mask"), GP64())
 	mask := YMM()
 	VMOVDQU(Mem{Base: pm}, mask)
+	tail := GP64() // wd % 8: the lanes of the last partial block
+	MOVQ(wd, tail)
+	ANDQ(U32(7), tail)
 	wpb := GP64() // row stride of src in bytes, for the three input rows
 	MOVQ(wp, wpb)
 	SHLQ(U8(2), wpb)
@@ -361,13 +364,38 @@ func corr3() {
 			}
 		}
 		if masked {
-			VMASKMOVPS(v, mask, out)
+			storeTail(v, out, tail)
 		} else {
 			VMOVUPS(v, out)
 		}
 	})
 	VZEROUPPER()
 	RET()
+}
+
+// storeTail stores the first t lanes of v at m (t = 1..7 in register t) with
+// plain 4-, 2- and 1-float stores: AMD's masked stores are microcoded and
+// slow. It clobbers v.
+func storeTail(v reg.VecVirtual, m Mem, t reg.Register) {
+	addr := GP64()
+	LEAQ(m, addr)
+	x := v.AsX()
+	TESTQ(U32(4), t)
+	JZ(LabelRef("tail2"))
+	VMOVUPS(x, Mem{Base: addr})
+	VEXTRACTF128(U8(1), v, x)
+	ADDQ(U32(16), addr)
+	Label("tail2")
+	TESTQ(U32(2), t)
+	JZ(LabelRef("tail1"))
+	VMOVLPS(x, Mem{Base: addr})
+	VMOVHLPS(x, x, x)
+	ADDQ(U32(8), addr)
+	Label("tail1")
+	TESTQ(U32(1), t)
+	JZ(LabelRef("tail0"))
+	VMOVSS(x, Mem{Base: addr})
+	Label("tail0")
 }
 
 // filterGrad3 emits filterGrad3AVX2, conv.go's filterGrad3 vectorised along
