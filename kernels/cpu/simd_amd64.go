@@ -165,6 +165,6 @@ func maxPoolFwdVec(x, y []float32, oh, ow, w int) bool {
 	}
 	t := ow % 8
 	lo, hi := min(2*t, 8), max(2*t-8, 0)
-	maxPoolFwdAVX2(&x[0], &y[0], oh, ow, w, &tailMask[8-lo], &tailMask[8-hi], &tailMask[8-t])
+	maxPoolFwdAVX2(&x[0], &y[0], oh, ow, w, &tailMask[8-lo], &tailMask[8-hi])
 	return true
 }

@@ -728,9 +728,9 @@ done:
 	VZEROUPPER
 	RET
 
-// func maxPoolFwdAVX2(x *float32, y *float32, oh int, ow int, w int, mlo *int32, mhi *int32, mout *int32)
+// func maxPoolFwdAVX2(x *float32, y *float32, oh int, ow int, w int, mlo *int32, mhi *int32)
 // Requires: AVX, AVX2
-TEXT ·maxPoolFwdAVX2(SB), NOSPLIT, $0-64
+TEXT ·maxPoolFwdAVX2(SB), NOSPLIT, $0-56
 	MOVQ    x+0(FP), AX
 	MOVQ    y+8(FP), CX
 	MOVQ    oh+16(FP), DX
@@ -740,90 +740,108 @@ TEXT ·maxPoolFwdAVX2(SB), NOSPLIT, $0-64
 	VMOVDQU (DI), Y0
 	MOVQ    mhi+48(FP), DI
 	VMOVDQU (DI), Y1
-	MOVQ    mout+56(FP), DI
-	VMOVDQU (DI), Y2
-	SHLQ    $0x02, SI
 	MOVQ    BX, DI
-	ANDQ    $-8, DI
+	ANDQ    $0x00000007, DI
+	SHLQ    $0x02, SI
+	MOVQ    BX, R8
+	ANDQ    $-8, R8
 
 row:
 	TESTQ DX, DX
 	JZ    end
-	LEAQ  (AX)(SI*1), R8
-	XORQ  R9, R9
+	LEAQ  (AX)(SI*1), R9
+	XORQ  R10, R10
 
 col:
-	CMPQ      R9, DI
+	CMPQ      R10, R8
 	JAE       tail
-	MOVQ      R9, R10
-	SHLQ      $0x03, R10
-	VMOVUPS   (AX)(R10*1), Y3
-	VMOVUPS   32(AX)(R10*1), Y4
-	VMOVUPS   (R8)(R10*1), Y5
-	VMOVUPS   32(R8)(R10*1), Y6
-	VMAXPS    Y5, Y3, Y9
-	VCMPPS    $0x00, Y5, Y3, Y7
-	VANDPS    Y5, Y3, Y8
-	VBLENDVPS Y7, Y8, Y9, Y9
-	VCMPPS    $0x03, Y5, Y3, Y7
-	VADDPS    Y5, Y3, Y8
-	VBLENDVPS Y7, Y8, Y9, Y9
-	VMAXPS    Y6, Y4, Y3
-	VCMPPS    $0x00, Y6, Y4, Y7
-	VANDPS    Y6, Y4, Y8
-	VBLENDVPS Y7, Y8, Y3, Y3
-	VCMPPS    $0x03, Y6, Y4, Y7
-	VADDPS    Y6, Y4, Y8
-	VBLENDVPS Y7, Y8, Y3, Y3
-	VSHUFPS   $0x88, Y3, Y9, Y4
-	VSHUFPS   $0xdd, Y3, Y9, Y3
-	VMAXPS    Y3, Y4, Y5
-	VCMPPS    $0x00, Y3, Y4, Y7
-	VANDPS    Y3, Y4, Y8
-	VBLENDVPS Y7, Y8, Y5, Y5
-	VCMPPS    $0x03, Y3, Y4, Y7
-	VADDPS    Y3, Y4, Y8
-	VBLENDVPS Y7, Y8, Y5, Y5
-	VPERMPD   $0xd8, Y5, Y5
-	VMOVUPS   Y5, (CX)(R9*4)
-	ADDQ      $0x00000008, R9
+	MOVQ      R10, R11
+	SHLQ      $0x03, R11
+	VMOVUPS   (AX)(R11*1), Y2
+	VMOVUPS   32(AX)(R11*1), Y3
+	VMOVUPS   (R9)(R11*1), Y4
+	VMOVUPS   32(R9)(R11*1), Y5
+	VMAXPS    Y4, Y2, Y8
+	VCMPPS    $0x00, Y4, Y2, Y6
+	VANDPS    Y4, Y2, Y7
+	VBLENDVPS Y6, Y7, Y8, Y8
+	VCMPPS    $0x03, Y4, Y2, Y6
+	VADDPS    Y4, Y2, Y7
+	VBLENDVPS Y6, Y7, Y8, Y8
+	VMAXPS    Y5, Y3, Y2
+	VCMPPS    $0x00, Y5, Y3, Y6
+	VANDPS    Y5, Y3, Y7
+	VBLENDVPS Y6, Y7, Y2, Y2
+	VCMPPS    $0x03, Y5, Y3, Y6
+	VADDPS    Y5, Y3, Y7
+	VBLENDVPS Y6, Y7, Y2, Y2
+	VSHUFPS   $0x88, Y2, Y8, Y3
+	VSHUFPS   $0xdd, Y2, Y8, Y2
+	VMAXPS    Y2, Y3, Y4
+	VCMPPS    $0x00, Y2, Y3, Y6
+	VANDPS    Y2, Y3, Y7
+	VBLENDVPS Y6, Y7, Y4, Y4
+	VCMPPS    $0x03, Y2, Y3, Y6
+	VADDPS    Y2, Y3, Y7
+	VBLENDVPS Y6, Y7, Y4, Y4
+	VPERMPD   $0xd8, Y4, Y4
+	VMOVUPS   Y4, (CX)(R10*4)
+	ADDQ      $0x00000008, R10
 	JMP       col
 
 tail:
-	CMPQ       R9, BX
-	JAE        next
-	MOVQ       R9, R10
-	SHLQ       $0x03, R10
-	VMASKMOVPS (AX)(R10*1), Y0, Y3
-	VMASKMOVPS 32(AX)(R10*1), Y1, Y4
-	VMASKMOVPS (R8)(R10*1), Y0, Y5
-	VMASKMOVPS 32(R8)(R10*1), Y1, Y6
-	VMAXPS     Y5, Y3, Y9
-	VCMPPS     $0x00, Y5, Y3, Y7
-	VANDPS     Y5, Y3, Y8
-	VBLENDVPS  Y7, Y8, Y9, Y9
-	VCMPPS     $0x03, Y5, Y3, Y7
-	VADDPS     Y5, Y3, Y8
-	VBLENDVPS  Y7, Y8, Y9, Y9
-	VMAXPS     Y6, Y4, Y3
-	VCMPPS     $0x00, Y6, Y4, Y7
-	VANDPS     Y6, Y4, Y8
-	VBLENDVPS  Y7, Y8, Y3, Y3
-	VCMPPS     $0x03, Y6, Y4, Y7
-	VADDPS     Y6, Y4, Y8
-	VBLENDVPS  Y7, Y8, Y3, Y3
-	VSHUFPS    $0x88, Y3, Y9, Y4
-	VSHUFPS    $0xdd, Y3, Y9, Y3
-	VMAXPS     Y3, Y4, Y5
-	VCMPPS     $0x00, Y3, Y4, Y7
-	VANDPS     Y3, Y4, Y8
-	VBLENDVPS  Y7, Y8, Y5, Y5
-	VCMPPS     $0x03, Y3, Y4, Y7
-	VADDPS     Y3, Y4, Y8
-	VBLENDVPS  Y7, Y8, Y5, Y5
-	VPERMPD    $0xd8, Y5, Y5
-	VMASKMOVPS Y5, Y2, (CX)(R9*4)
+	CMPQ         R10, BX
+	JAE          next
+	MOVQ         R10, R11
+	SHLQ         $0x03, R11
+	VMASKMOVPS   (AX)(R11*1), Y0, Y2
+	VMASKMOVPS   32(AX)(R11*1), Y1, Y3
+	VMASKMOVPS   (R9)(R11*1), Y0, Y4
+	VMASKMOVPS   32(R9)(R11*1), Y1, Y5
+	VMAXPS       Y4, Y2, Y8
+	VCMPPS       $0x00, Y4, Y2, Y6
+	VANDPS       Y4, Y2, Y7
+	VBLENDVPS    Y6, Y7, Y8, Y8
+	VCMPPS       $0x03, Y4, Y2, Y6
+	VADDPS       Y4, Y2, Y7
+	VBLENDVPS    Y6, Y7, Y8, Y8
+	VMAXPS       Y5, Y3, Y2
+	VCMPPS       $0x00, Y5, Y3, Y6
+	VANDPS       Y5, Y3, Y7
+	VBLENDVPS    Y6, Y7, Y2, Y2
+	VCMPPS       $0x03, Y5, Y3, Y6
+	VADDPS       Y5, Y3, Y7
+	VBLENDVPS    Y6, Y7, Y2, Y2
+	VSHUFPS      $0x88, Y2, Y8, Y3
+	VSHUFPS      $0xdd, Y2, Y8, Y2
+	VMAXPS       Y2, Y3, Y4
+	VCMPPS       $0x00, Y2, Y3, Y6
+	VANDPS       Y2, Y3, Y7
+	VBLENDVPS    Y6, Y7, Y4, Y4
+	VCMPPS       $0x03, Y2, Y3, Y6
+	VADDPS       Y2, Y3, Y7
+	VBLENDVPS    Y6, Y7, Y4, Y4
+	VPERMPD      $0xd8, Y4, Y4
+	LEAQ         (CX)(R10*4), R9
+	TESTQ        $0x00000004, DI
+	JZ           tail2
+	VMOVUPS      X4, (R9)
+	VEXTRACTF128 $0x01, Y4, X4
+	ADDQ         $0x00000010, R9
 
+tail2:
+	TESTQ    $0x00000002, DI
+	JZ       tail1
+	VMOVLPS  X4, (R9)
+	VMOVHLPS X4, X4, X4
+	ADDQ     $0x00000008, R9
+
+tail1:
+	TESTQ  $0x00000001, DI
+	JZ     tail0
+	VMOVSS X4, (R9)
+
+tail0:
 next:
 	LEAQ (AX)(SI*2), AX
 	LEAQ (CX)(BX*4), CX

@@ -67,4 +67,4 @@ func bnBackwardSumsAVX2(x *float32, dy *float32, n int, mean float32, istd float
 // maxPoolFwdAVX2 is the 2×2 max-pool forward of one plane (see asmgen).
 //
 //go:noescape
-func maxPoolFwdAVX2(x *float32, y *float32, oh int, ow int, w int, mlo *int32, mhi *int32, mout *int32)
+func maxPoolFwdAVX2(x *float32, y *float32, oh int, ow int, w int, mlo *int32, mhi *int32)

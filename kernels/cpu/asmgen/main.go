@@ -644,9 +644,9 @@ func goMax(x, y, r, t, u reg.VecVirtual) {
 // input rows 2·oy and 2·oy+1 (w floats apart), takes the elementwise max of
 // the two rows, then of each pair of neighbours (after an even/odd shuffle),
 // and writes ow outputs, 8 at a time; the last partial block uses masked
-// loads (mlo, mhi: the lanes of the 16 inputs) and a masked store (mout).
+// loads (mlo, mhi: the lanes of the 16 inputs) and plain partial stores.
 func maxPool() {
-	TEXT("maxPoolFwdAVX2", NOSPLIT, "func(x, y *float32, oh, ow, w int, mlo, mhi, mout *int32)")
+	TEXT("maxPoolFwdAVX2", NOSPLIT, "func(x, y *float32, oh, ow, w int, mlo, mhi *int32)")
 	Pragma("noescape")
 	Doc("maxPoolFwdAVX2 is the 2×2 max-pool forward of one plane (see asmgen).")
 	px := Load(Param("x"), GP64())
@@ -654,10 +654,12 @@ func maxPool() {
 	oh := Load(Param("oh"), GP64())
 	ow := Load(Param("ow"), GP64())
 	w := Load(Param("w"), GP64())
-	ml, mh, mo := YMM(), YMM(), YMM()
+	ml, mh := YMM(), YMM()
 	VMOVDQU(Mem{Base: Load(Param("mlo"), GP64())}, ml)
 	VMOVDQU(Mem{Base: Load(Param("mhi"), GP64())}, mh)
-	VMOVDQU(Mem{Base: Load(Param("mout"), GP64())}, mo)
+	tail := GP64() // ow % 8: outputs of the last partial block
+	MOVQ(ow, tail)
+	ANDQ(U32(7), tail)
 	SHLQ(U8(2), w) // bytes between input rows
 	full := GP64() // outputs in full blocks of 8
 	MOVQ(ow, full)
@@ -690,7 +692,7 @@ func maxPool() {
 		goMax(e, o, r, t, u)
 		VPERMPD(U8(0xD8), r, r) // outputs 0-7 in order
 		if masked {
-			VMASKMOVPS(r, mo, Mem{Base: py, Index: out, Scale: 4})
+			storeTail(r, Mem{Base: py, Index: out, Scale: 4}, tail)
 		} else {
 			VMOVUPS(r, Mem{Base: py, Index: out, Scale: 4})
 		}
