@@ -310,7 +310,8 @@ func load8(m Mem, mask, dst reg.VecVirtual, masked bool) {
 
 // corr3 emits corr3AVX2, the 3×3 correlation of conv.go's corr3 vectorised
 // along the row: for each of the h rows of dst (wd floats, stride wd),
-// dst[x] (+)= Σ_{ky,kx} w[ky·3+kx]·src[(y+ky)·wp + x + kx] with FMAs, 8
+// dst[x] (+)= Σ_{ky,kx} w[ky·3+kx]·src[(y+ky)·wp + x + kx] with FMAs (one
+// accumulator per kernel row, added as dst + (row 0 + (row 1 + row 2))), 8
 // columns at a time; the last partial block goes through masked loads
 // (mask: wd%8 lanes on, from the Go side) and plain partial stores.
 func corr3() {
@@ -338,7 +339,7 @@ func corr3() {
 	wpb := GP64() // row stride of src in bytes, for the three input rows
 	MOVQ(wp, wpb)
 	SHLQ(U8(2), wpb)
-	v, in := YMM(), YMM()
+	v, v1, v2, in := YMM(), YMM(), YMM(), YMM()
 	x := GP64()
 	rowLoop(h, wd, wp, x, []reg.Register{dst}, []reg.Register{src}, func(x reg.GPVirtual, masked bool) {
 		out := Mem{Base: dst, Index: x, Scale: 1}
@@ -354,15 +355,22 @@ func corr3() {
 		Label(lbl)
 		row := GP64()
 		LEAQ(r0, row)
+		// One accumulator per kernel row (v, v1, v2) shortens the chain of
+		// dependent FMAs from 9 to 3.
+		accs := [3]reg.VecVirtual{v, v1, v2}
+		VXORPS(v1, v1, v1)
+		VXORPS(v2, v2, v2)
 		for ky := 0; ky < 3; ky++ {
 			for kx := 0; kx < 3; kx++ {
 				load8(Mem{Base: row, Disp: 4 * kx}, mask, in, masked)
-				VFMADD231PS(in, wt[ky*3+kx], v)
+				VFMADD231PS(in, wt[ky*3+kx], accs[ky])
 			}
 			if ky < 2 {
 				ADDQ(wpb, row)
 			}
 		}
+		VADDPS(v2, v1, v1)
+		VADDPS(v1, v, v)
 		if masked {
 			storeTail(v, out, tail)
 		} else {
