@@ -99,6 +99,9 @@ func (t *poolTask) run(_, lo, hi int) {
 		if t.backward {
 			dx = t.dx[pl*h*w : (pl+1)*h*w]
 			clear(dx)
+			if maxPoolBackVec(x, t.dy[pl*oh*ow:(pl+1)*oh*ow], dx, oh, ow, w) {
+				continue // the vector path (simd_*.go)
+			}
 		}
 		for oy := 0; oy < oh; oy++ {
 			r0 := x[2*oy*w : 2*oy*w+w]

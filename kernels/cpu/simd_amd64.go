@@ -168,3 +168,17 @@ func maxPoolFwdVec(x, y []float32, oh, ow, w int) bool {
 	maxPoolFwdAVX2(&x[0], &y[0], oh, ow, w, &tailMask[8-lo], &tailMask[8-hi])
 	return true
 }
+
+// maxPoolBackVec is the 2×2 max-pool backward of one plane: dx (rows w
+// floats apart, already zeroed) gets dy (oh×ow) at each window's arg-max
+// (argmax4's rule), with the same bits; false when there is no vector
+// path.
+func maxPoolBackVec(x, dy, dx []float32, oh, ow, w int) bool {
+	if !useAsm || oh < 1 || ow < 1 || w < 2*ow || len(x) < (2*oh-1)*w+2*ow || len(dx) < (2*oh-1)*w+2*ow || len(dy) < oh*ow {
+		return false
+	}
+	t := ow % 8
+	lo, hi := min(2*t, 8), max(2*t-8, 0)
+	maxPoolBackAVX2(&x[0], &dy[0], &dx[0], oh, ow, w, &tailMask[8-lo], &tailMask[8-hi], &tailMask[8-t], lo, hi)
+	return true
+}

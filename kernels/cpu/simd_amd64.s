@@ -859,3 +859,293 @@ next:
 end:
 	VZEROUPPER
 	RET
+
+// func maxPoolBackAVX2(x *float32, dy *float32, dx *float32, oh int, ow int, w int, mlo *int32, mhi *int32, mg *int32, lo int, hi int)
+// Requires: AVX, AVX2
+TEXT ·maxPoolBackAVX2(SB), NOSPLIT, $0-88
+	MOVQ x+0(FP), AX
+	MOVQ dy+8(FP), CX
+	MOVQ dx+16(FP), DX
+	MOVQ oh+24(FP), BX
+	MOVQ ow+32(FP), SI
+	MOVQ w+40(FP), DI
+	SHLQ $0x02, DI
+	MOVQ SI, R8
+	ANDQ $-8, R8
+
+row:
+	TESTQ BX, BX
+	JZ    end
+	XORQ  R9, R9
+
+col:
+	CMPQ      R9, R8
+	JAE       tail
+	MOVQ      R9, R10
+	SHLQ      $0x03, R10
+	LEAQ      (AX)(DI*1), R11
+	VMOVUPS   (AX)(R10*1), Y0
+	VMOVUPS   32(AX)(R10*1), Y1
+	VMOVUPS   (R11)(R10*1), Y2
+	VMOVUPS   32(R11)(R10*1), Y3
+	VSHUFPS   $0x88, Y1, Y0, Y4
+	VSHUFPS   $0xdd, Y1, Y0, Y0
+	VSHUFPS   $0x88, Y3, Y2, Y1
+	VSHUFPS   $0xdd, Y3, Y2, Y2
+	VMAXPS    Y0, Y4, Y6
+	VCMPPS    $0x00, Y0, Y4, Y3
+	VANDPS    Y0, Y4, Y5
+	VBLENDVPS Y3, Y5, Y6, Y6
+	VCMPPS    $0x03, Y0, Y4, Y3
+	VADDPS    Y0, Y4, Y5
+	VBLENDVPS Y3, Y5, Y6, Y6
+	VMAXPS    Y2, Y1, Y7
+	VCMPPS    $0x00, Y2, Y1, Y3
+	VANDPS    Y2, Y1, Y5
+	VBLENDVPS Y3, Y5, Y7, Y7
+	VCMPPS    $0x03, Y2, Y1, Y3
+	VADDPS    Y2, Y1, Y5
+	VBLENDVPS Y3, Y5, Y7, Y7
+	VMAXPS    Y7, Y6, Y8
+	VCMPPS    $0x00, Y7, Y6, Y3
+	VANDPS    Y7, Y6, Y5
+	VBLENDVPS Y3, Y5, Y8, Y8
+	VCMPPS    $0x03, Y7, Y6, Y3
+	VADDPS    Y7, Y6, Y5
+	VBLENDVPS Y3, Y5, Y8, Y8
+	VCMPPS    $0x00, Y8, Y4, Y9
+	VCMPPS    $0x00, Y8, Y0, Y10
+	VANDNPS   Y10, Y9, Y10
+	VCMPPS    $0x00, Y8, Y1, Y8
+	VORPS     Y9, Y10, Y3
+	VANDNPS   Y8, Y3, Y8
+	VORPS     Y8, Y3, Y3
+	VCMPPS    $0x0f, Y3, Y3, Y11
+	VANDNPS   Y11, Y3, Y11
+	VCMPPS    $0x03, Y4, Y4, Y6
+	VCMPPS    $0x03, Y0, Y0, Y7
+	VCMPPS    $0x03, Y1, Y1, Y5
+	VCMPPS    $0x03, Y2, Y2, Y0
+	VORPS     Y6, Y7, Y1
+	VORPS     Y5, Y1, Y1
+	VORPS     Y0, Y1, Y1
+	VANDNPS   Y5, Y0, Y5
+	VORPS     Y5, Y0, Y3
+	VANDNPS   Y7, Y3, Y7
+	VORPS     Y7, Y3, Y3
+	VANDNPS   Y6, Y3, Y6
+	VBLENDVPS Y1, Y6, Y9, Y9
+	VBLENDVPS Y1, Y7, Y10, Y10
+	VBLENDVPS Y1, Y5, Y8, Y8
+	VBLENDVPS Y1, Y0, Y11, Y11
+	VMOVUPS   (CX)(R9*4), Y4
+	VPERMPD   $0xd8, Y4, Y4
+	VANDPS    Y4, Y9, Y9
+	VANDPS    Y4, Y10, Y10
+	VANDPS    Y4, Y8, Y8
+	VANDPS    Y4, Y11, Y11
+	LEAQ      (DX)(DI*1), R11
+	VUNPCKLPS Y10, Y9, Y0
+	VUNPCKHPS Y10, Y9, Y1
+	VMOVUPS   Y0, (DX)(R10*1)
+	VMOVUPS   Y1, 32(DX)(R10*1)
+	VUNPCKLPS Y11, Y8, Y0
+	VUNPCKHPS Y11, Y8, Y1
+	VMOVUPS   Y0, (R11)(R10*1)
+	VMOVUPS   Y1, 32(R11)(R10*1)
+	ADDQ      $0x00000008, R9
+	JMP       col
+
+tail:
+	CMPQ         R9, SI
+	JAE          next
+	MOVQ         R9, R10
+	SHLQ         $0x03, R10
+	LEAQ         (AX)(DI*1), R11
+	MOVQ         mlo+48(FP), R12
+	VMOVDQU      (R12), Y0
+	VMASKMOVPS   (AX)(R10*1), Y0, Y0
+	MOVQ         mhi+56(FP), R12
+	VMOVDQU      (R12), Y1
+	VMASKMOVPS   32(AX)(R10*1), Y1, Y1
+	MOVQ         mlo+48(FP), R12
+	VMOVDQU      (R12), Y2
+	VMASKMOVPS   (R11)(R10*1), Y2, Y2
+	MOVQ         mhi+56(FP), R12
+	VMOVDQU      (R12), Y3
+	VMASKMOVPS   32(R11)(R10*1), Y3, Y3
+	VSHUFPS      $0x88, Y1, Y0, Y4
+	VSHUFPS      $0xdd, Y1, Y0, Y0
+	VSHUFPS      $0x88, Y3, Y2, Y1
+	VSHUFPS      $0xdd, Y3, Y2, Y2
+	VMAXPS       Y0, Y4, Y6
+	VCMPPS       $0x00, Y0, Y4, Y3
+	VANDPS       Y0, Y4, Y5
+	VBLENDVPS    Y3, Y5, Y6, Y6
+	VCMPPS       $0x03, Y0, Y4, Y3
+	VADDPS       Y0, Y4, Y5
+	VBLENDVPS    Y3, Y5, Y6, Y6
+	VMAXPS       Y2, Y1, Y7
+	VCMPPS       $0x00, Y2, Y1, Y3
+	VANDPS       Y2, Y1, Y5
+	VBLENDVPS    Y3, Y5, Y7, Y7
+	VCMPPS       $0x03, Y2, Y1, Y3
+	VADDPS       Y2, Y1, Y5
+	VBLENDVPS    Y3, Y5, Y7, Y7
+	VMAXPS       Y7, Y6, Y8
+	VCMPPS       $0x00, Y7, Y6, Y3
+	VANDPS       Y7, Y6, Y5
+	VBLENDVPS    Y3, Y5, Y8, Y8
+	VCMPPS       $0x03, Y7, Y6, Y3
+	VADDPS       Y7, Y6, Y5
+	VBLENDVPS    Y3, Y5, Y8, Y8
+	VCMPPS       $0x00, Y8, Y4, Y9
+	VCMPPS       $0x00, Y8, Y0, Y10
+	VANDNPS      Y10, Y9, Y10
+	VCMPPS       $0x00, Y8, Y1, Y8
+	VORPS        Y9, Y10, Y3
+	VANDNPS      Y8, Y3, Y8
+	VORPS        Y8, Y3, Y3
+	VCMPPS       $0x0f, Y3, Y3, Y11
+	VANDNPS      Y11, Y3, Y11
+	VCMPPS       $0x03, Y4, Y4, Y6
+	VCMPPS       $0x03, Y0, Y0, Y7
+	VCMPPS       $0x03, Y1, Y1, Y5
+	VCMPPS       $0x03, Y2, Y2, Y0
+	VORPS        Y6, Y7, Y1
+	VORPS        Y5, Y1, Y1
+	VORPS        Y0, Y1, Y1
+	VANDNPS      Y5, Y0, Y5
+	VORPS        Y5, Y0, Y3
+	VANDNPS      Y7, Y3, Y7
+	VORPS        Y7, Y3, Y3
+	VANDNPS      Y6, Y3, Y6
+	VBLENDVPS    Y1, Y6, Y9, Y9
+	VBLENDVPS    Y1, Y7, Y10, Y10
+	VBLENDVPS    Y1, Y5, Y8, Y8
+	VBLENDVPS    Y1, Y0, Y11, Y11
+	MOVQ         mg+64(FP), R11
+	VMOVDQU      (R11), Y0
+	VMASKMOVPS   (CX)(R9*4), Y0, Y4
+	VPERMPD      $0xd8, Y4, Y4
+	VANDPS       Y4, Y9, Y9
+	VANDPS       Y4, Y10, Y10
+	VANDPS       Y4, Y8, Y8
+	VANDPS       Y4, Y11, Y11
+	LEAQ         (DX)(DI*1), R9
+	VUNPCKLPS    Y10, Y9, Y0
+	VUNPCKHPS    Y10, Y9, Y1
+	MOVQ         lo+72(FP), R11
+	CMPQ         R11, $0x00000008
+	JB           r0lopart
+	VMOVUPS      Y0, (DX)(R10*1)
+	MOVQ         hi+80(FP), R11
+	TESTQ        R11, R11
+	JZ           r0done
+	LEAQ         32(DX)(R10*1), R12
+	TESTQ        $0x00000004, R11
+	JZ           r0hi2
+	VMOVUPS      X1, (R12)
+	VEXTRACTF128 $0x01, Y1, X1
+	ADDQ         $0x00000010, R12
+
+r0hi2:
+	TESTQ    $0x00000002, R11
+	JZ       r0hi1
+	VMOVLPS  X1, (R12)
+	VMOVHLPS X1, X1, X1
+	ADDQ     $0x00000008, R12
+
+r0hi1:
+	TESTQ  $0x00000001, R11
+	JZ     r0hi0
+	VMOVSS X1, (R12)
+
+r0hi0:
+	JMP r0done
+
+r0lopart:
+	LEAQ         (DX)(R10*1), R12
+	TESTQ        $0x00000004, R11
+	JZ           r0lo2
+	VMOVUPS      X0, (R12)
+	VEXTRACTF128 $0x01, Y0, X0
+	ADDQ         $0x00000010, R12
+
+r0lo2:
+	TESTQ    $0x00000002, R11
+	JZ       r0lo1
+	VMOVLPS  X0, (R12)
+	VMOVHLPS X0, X0, X0
+	ADDQ     $0x00000008, R12
+
+r0lo1:
+	TESTQ  $0x00000001, R11
+	JZ     r0lo0
+	VMOVSS X0, (R12)
+
+r0lo0:
+r0done:
+	VUNPCKLPS    Y11, Y8, Y0
+	VUNPCKHPS    Y11, Y8, Y1
+	MOVQ         lo+72(FP), R11
+	CMPQ         R11, $0x00000008
+	JB           r1lopart
+	VMOVUPS      Y0, (R9)(R10*1)
+	MOVQ         hi+80(FP), R11
+	TESTQ        R11, R11
+	JZ           r1done
+	LEAQ         32(R9)(R10*1), R9
+	TESTQ        $0x00000004, R11
+	JZ           r1hi2
+	VMOVUPS      X1, (R9)
+	VEXTRACTF128 $0x01, Y1, X1
+	ADDQ         $0x00000010, R9
+
+r1hi2:
+	TESTQ    $0x00000002, R11
+	JZ       r1hi1
+	VMOVLPS  X1, (R9)
+	VMOVHLPS X1, X1, X1
+	ADDQ     $0x00000008, R9
+
+r1hi1:
+	TESTQ  $0x00000001, R11
+	JZ     r1hi0
+	VMOVSS X1, (R9)
+
+r1hi0:
+	JMP r1done
+
+r1lopart:
+	LEAQ         (R9)(R10*1), R9
+	TESTQ        $0x00000004, R11
+	JZ           r1lo2
+	VMOVUPS      X0, (R9)
+	VEXTRACTF128 $0x01, Y0, X0
+	ADDQ         $0x00000010, R9
+
+r1lo2:
+	TESTQ    $0x00000002, R11
+	JZ       r1lo1
+	VMOVLPS  X0, (R9)
+	VMOVHLPS X0, X0, X0
+	ADDQ     $0x00000008, R9
+
+r1lo1:
+	TESTQ  $0x00000001, R11
+	JZ     r1lo0
+	VMOVSS X0, (R9)
+
+r1lo0:
+r1done:
+next:
+	LEAQ (AX)(DI*2), AX
+	LEAQ (DX)(DI*2), DX
+	LEAQ (CX)(SI*4), CX
+	DECQ BX
+	JMP  row
+
+end:
+	VZEROUPPER
+	RET

@@ -80,3 +80,5 @@ func bnBackwardDxVec(x, dy, dx []float32, mean, istd, k, mdy, mdyx float32) int 
 func bnBackwardSumsVec(x, dy []float32, mean, istd float32) (a, g float32, n int) { return 0, 0, 0 }
 
 func maxPoolFwdVec(x, y []float32, oh, ow, w int) bool { return false }
+
+func maxPoolBackVec(x, dy, dx []float32, oh, ow, w int) bool { return false }

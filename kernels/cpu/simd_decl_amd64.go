@@ -68,3 +68,8 @@ func bnBackwardSumsAVX2(x *float32, dy *float32, n int, mean float32, istd float
 //
 //go:noescape
 func maxPoolFwdAVX2(x *float32, y *float32, oh int, ow int, w int, mlo *int32, mhi *int32)
+
+// maxPoolBackAVX2 is the 2×2 max-pool backward of one plane (see asmgen).
+//
+//go:noescape
+func maxPoolBackAVX2(x *float32, dy *float32, dx *float32, oh int, ow int, w int, mlo *int32, mhi *int32, mg *int32, lo int, hi int)

@@ -381,9 +381,9 @@ func TestVectorBatchNorm(t *testing.T) {
 	}
 }
 
-// TestVectorMaxPool: the vector max-pool forward gives the Go loop's bits
-// (any NaN for a NaN), ±0, ±Inf and NaN included, on the CNN's planes and
-// odd sizes.
+// TestVectorMaxPool: the vector max-pool gives the Go loops' bits (forward:
+// any NaN for a NaN; backward: the same arg-max, ties and NaNs included),
+// ±0, ±Inf and NaN in the input, on the CNN's planes and odd sizes.
 func TestVectorMaxPool(t *testing.T) {
 	needVector(t)
 	d := New(2)
@@ -401,20 +401,30 @@ func TestVectorMaxPool(t *testing.T) {
 			}
 		}
 		x := alloc32(t, d, xs, 0)
-		run := func() []float32 {
+		dy := alloc32(t, d, randSlice(r, s.n*s.ch*(s.h/2)*(s.w/2)), 0)
+		run := func() (y, dx []float32) {
 			mp, err := d.NewMaxPool(s.ch, s.h, s.w, s.n)
 			must(t, err)
-			y := alloc32(t, d, nil, s.n*s.ch*(s.h/2)*(s.w/2))
-			must(t, mp.Forward(s.n, x, y))
-			return y.f32
+			yb, dxb := alloc32(t, d, nil, s.n*s.ch*(s.h/2)*(s.w/2)), alloc32(t, d, nil, count)
+			for i := range dxb.f32 {
+				dxb.f32[i] = float32(math.NaN()) // must all be overwritten
+			}
+			must(t, mp.Forward(s.n, x, yb))
+			must(t, mp.Backward(s.n, x, yb, dy, dxb))
+			return yb.f32, dxb.f32
 		}
-		y := run()
-		var ref []float32
-		onGoPath(func() { ref = run() })
+		y, dx := run()
+		var ref, dxRef []float32
+		onGoPath(func() { ref, dxRef = run() })
 		for i := range y {
 			same := math.Float32bits(y[i]) == math.Float32bits(ref[i]) || (y[i] != y[i] && ref[i] != ref[i])
 			if !same {
 				t.Fatalf("%+v: y[%d] = %v (%#x), Go %v (%#x)", s, i, y[i], math.Float32bits(y[i]), ref[i], math.Float32bits(ref[i]))
+			}
+		}
+		for i := range dx {
+			if math.Float32bits(dx[i]) != math.Float32bits(dxRef[i]) {
+				t.Fatalf("%+v: dx[%d] = %v, Go %v (x %v)", s, i, dx[i], dxRef[i], xs[i])
 			}
 		}
 	}

@@ -38,6 +38,7 @@ func main() {
 	transpose8()
 	batchNorm()
 	maxPool()
+	maxPoolBack()
 	Generate()
 }
 
@@ -384,26 +385,30 @@ func corr3() {
 // storeTail stores the first t lanes of v at m (t = 1..7 in register t) with
 // plain 4-, 2- and 1-float stores: AMD's masked stores are microcoded and
 // slow. It clobbers v.
-func storeTail(v reg.VecVirtual, m Mem, t reg.Register) {
+func storeTail(v reg.VecVirtual, m Mem, t reg.Register) { storeTailL(v, m, t, "tail") }
+
+// storeTailL is storeTail with its labels prefixed by p, for functions with
+// several partial stores.
+func storeTailL(v reg.VecVirtual, m Mem, t reg.Register, p string) {
 	addr := GP64()
 	LEAQ(m, addr)
 	x := v.AsX()
 	TESTQ(U32(4), t)
-	JZ(LabelRef("tail2"))
+	JZ(LabelRef(p + "2"))
 	VMOVUPS(x, Mem{Base: addr})
 	VEXTRACTF128(U8(1), v, x)
 	ADDQ(U32(16), addr)
-	Label("tail2")
+	Label(p + "2")
 	TESTQ(U32(2), t)
-	JZ(LabelRef("tail1"))
+	JZ(LabelRef(p + "1"))
 	VMOVLPS(x, Mem{Base: addr})
 	VMOVHLPS(x, x, x)
 	ADDQ(U32(8), addr)
-	Label("tail1")
+	Label(p + "1")
 	TESTQ(U32(1), t)
-	JZ(LabelRef("tail0"))
+	JZ(LabelRef(p + "0"))
 	VMOVSS(x, Mem{Base: addr})
-	Label("tail0")
+	Label(p + "0")
 }
 
 // filterGrad3 emits filterGrad3AVX2, conv.go's filterGrad3 vectorised along
@@ -724,6 +729,157 @@ func maxPool() {
 	Label("next")
 	LEAQ(Mem{Base: px, Index: w, Scale: 2}, px) // two input rows down
 	LEAQ(Mem{Base: py, Index: ow, Scale: 4}, py)
+	DECQ(oh)
+	JMP(LabelRef("row"))
+	Label("end")
+	VZEROUPPER()
+	RET()
+}
+
+// maxPoolBack emits maxPoolBackAVX2, the 2×2 max-pool backward of one plane
+// (maxpool.go's argmax4): for each window it writes dy to the position of
+// the maximum and 0 to the three others, 8 windows at a time. Without NaNs
+// the maximum's position is the first element equal to Go's max; with a NaN
+// it is the last NaN. The last partial block uses masked loads (mlo, mhi
+// for the 16 inputs of a row, mg for dy) and stores of lo and hi floats of
+// each row's two halves (lo = 8 means a full store).
+func maxPoolBack() {
+	TEXT("maxPoolBackAVX2", NOSPLIT, "func(x, dy, dx *float32, oh, ow, w int, mlo, mhi, mg *int32, lo, hi int)")
+	Pragma("noescape")
+	Doc("maxPoolBackAVX2 is the 2×2 max-pool backward of one plane (see asmgen).")
+	px := Load(Param("x"), GP64())
+	pdy := Load(Param("dy"), GP64())
+	pdx := Load(Param("dx"), GP64())
+	oh := Load(Param("oh"), GP64())
+	ow := Load(Param("ow"), GP64())
+	w := Load(Param("w"), GP64())
+	SHLQ(U8(2), w)
+	full := GP64()
+	MOVQ(ow, full)
+	ANDQ(I32(-8), full)
+	i := GP64()
+	in := GP64()
+	block := func(masked bool) {
+		MOVQ(i, in)
+		SHLQ(U8(3), in) // byte offset of the window's inputs
+		ld := func(base reg.Register, disp int, maskName string, dst reg.VecVirtual) {
+			m := Mem{Base: base, Index: in, Scale: 1, Disp: disp}
+			if masked {
+				mk := YMM()
+				VMOVDQU(Mem{Base: Load(Param(maskName), GP64())}, mk)
+				VMASKMOVPS(m, mk, dst)
+			} else {
+				VMOVUPS(m, dst)
+			}
+		}
+		r1 := GP64()
+		LEAQ(Mem{Base: px, Index: w, Scale: 1}, r1)
+		A0, B0, A1, B1 := YMM(), YMM(), YMM(), YMM()
+		ld(px, 0, "mlo", A0)
+		ld(px, 32, "mhi", B0)
+		ld(r1, 0, "mlo", A1)
+		ld(r1, 32, "mhi", B1)
+		a, b, c, d := YMM(), YMM(), YMM(), YMM()
+		VSHUFPS(U8(0x88), B0, A0, a) // windows 0 1 4 5 | 2 3 6 7
+		VSHUFPS(U8(0xDD), B0, A0, b)
+		VSHUFPS(U8(0x88), B1, A1, c)
+		VSHUFPS(U8(0xDD), B1, A1, d)
+		t, u, m1, m2, m := YMM(), YMM(), YMM(), YMM(), YMM()
+		goMax(a, b, m1, t, u)
+		goMax(c, d, m2, t, u)
+		goMax(m1, m2, m, t, u)
+		// First element equal to the max (no NaN): ea, eb, ec, ed.
+		ea, eb, ec, ed := YMM(), YMM(), YMM(), YMM()
+		VCMPPS(U8(0x00), m, a, ea)
+		VCMPPS(U8(0x00), m, b, eb)
+		VANDNPS(eb, ea, eb) // eb &^ ea
+		VCMPPS(U8(0x00), m, c, ec)
+		VORPS(ea, eb, t) // taken
+		VANDNPS(ec, t, ec)
+		VORPS(ec, t, t)
+		VCMPPS(U8(0x0F), t, t, ed) // TRUE_UQ: all ones
+		VANDNPS(ed, t, ed)         // not taken
+		// The last NaN: na..nd (unordered with itself).
+		na, nb, nc, nd := m1, m2, u, YMM()
+		VCMPPS(U8(0x03), a, a, na)
+		VCMPPS(U8(0x03), b, b, nb)
+		VCMPPS(U8(0x03), c, c, nc)
+		VCMPPS(U8(0x03), d, d, nd)
+		any := YMM()
+		VORPS(na, nb, any)
+		VORPS(nc, any, any)
+		VORPS(nd, any, any)
+		VANDNPS(nc, nd, nc) // nc &^ nd
+		VORPS(nc, nd, t)    // nc | nd (after: nc is nc &^ nd)
+		VANDNPS(nb, t, nb)  // nb &^ (nc|nd)
+		VORPS(nb, t, t)
+		VANDNPS(na, t, na)
+		VBLENDVPS(any, na, ea, ea)
+		VBLENDVPS(any, nb, eb, eb)
+		VBLENDVPS(any, nc, ec, ec)
+		VBLENDVPS(any, nd, ed, ed)
+		// dy in the same window order, then the four gradients.
+		g := a
+		gm := Mem{Base: pdy, Index: i, Scale: 4}
+		if masked {
+			mk := b
+			VMOVDQU(Mem{Base: Load(Param("mg"), GP64())}, mk)
+			VMASKMOVPS(gm, mk, g)
+		} else {
+			VMOVUPS(gm, g)
+		}
+		VPERMPD(U8(0xD8), g, g)
+		VANDPS(g, ea, ea)
+		VANDPS(g, eb, eb)
+		VANDPS(g, ec, ec)
+		VANDPS(g, ed, ed)
+		rows := [][2]reg.VecVirtual{{ea, eb}, {ec, ed}}
+		o1 := GP64()
+		LEAQ(Mem{Base: pdx, Index: w, Scale: 1}, o1)
+		for r, bases := range []reg.Register{pdx, o1} {
+			lo, hi := YMM(), YMM()
+			VUNPCKLPS(rows[r][1], rows[r][0], lo)
+			VUNPCKHPS(rows[r][1], rows[r][0], hi)
+			mlo := Mem{Base: bases, Index: in, Scale: 1}
+			mhi := Mem{Base: bases, Index: in, Scale: 1, Disp: 32}
+			if !masked {
+				VMOVUPS(lo, mlo)
+				VMOVUPS(hi, mhi)
+				continue
+			}
+			nlo := Load(Param("lo"), GP64())
+			pre := fmt.Sprintf("r%d", r)
+			CMPQ(nlo, U32(8))
+			JB(LabelRef(pre + "lopart"))
+			VMOVUPS(lo, mlo)
+			nhi := Load(Param("hi"), GP64())
+			TESTQ(nhi, nhi)
+			JZ(LabelRef(pre + "done"))
+			storeTailL(hi, mhi, nhi, pre+"hi")
+			JMP(LabelRef(pre + "done"))
+			Label(pre + "lopart")
+			storeTailL(lo, mlo, nlo, pre+"lo")
+			Label(pre + "done")
+		}
+	}
+	Label("row")
+	TESTQ(oh, oh)
+	JZ(LabelRef("end"))
+	XORQ(i, i)
+	Label("col")
+	CMPQ(i, full)
+	JAE(LabelRef("tail"))
+	block(false)
+	ADDQ(U32(8), i)
+	JMP(LabelRef("col"))
+	Label("tail")
+	CMPQ(i, ow)
+	JAE(LabelRef("next"))
+	block(true)
+	Label("next")
+	LEAQ(Mem{Base: px, Index: w, Scale: 2}, px)
+	LEAQ(Mem{Base: pdx, Index: w, Scale: 2}, pdx)
+	LEAQ(Mem{Base: pdy, Index: ow, Scale: 4}, pdy)
 	DECQ(oh)
 	JMP(LabelRef("row"))
 	Label("end")
