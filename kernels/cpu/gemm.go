@@ -16,7 +16,7 @@ import (
 // pure-Go fallback elsewhere or under its noasm tag) on tiles of C that the
 // device's pool spreads over its threads.
 //
-// Why gonum and not the hand-written kernel of gemm_tiled_test.go (BLIS-style
+// Why the fallback is gonum and not the Go kernel of gemm_tiled_test.go (BLIS-style
 // packed panels, a 2×3 register tile unrolled 4× over k): Go's compiler keeps
 // floats in scalar SSE registers and spills accumulators of any tile larger
 // than 2×3, so that kernel peaks at ~9-10 GFLOP/s per core in isolation and
