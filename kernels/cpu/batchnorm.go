@@ -205,7 +205,10 @@ func (t *bnTask) run(_, lo, hi int) {
 			mean := sum / float64(N)
 			var ss float64 // Σ (x-μ)², two-pass for accuracy
 			for i := 0; i < t.n; i++ {
-				for _, v := range t.x[i*stride+c*sp : i*stride+(c+1)*sp] {
+				row := t.x[i*stride+c*sp : i*stride+(c+1)*sp]
+				part, done := sqDevVec(row, mean) // the vector path (simd_*.go)
+				ss += part
+				for _, v := range row[done:] {
 					e := float64(v) - mean
 					ss += e * e
 				}

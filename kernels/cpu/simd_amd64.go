@@ -182,3 +182,13 @@ func maxPoolBackVec(x, dy, dx []float32, oh, ow, w int) bool {
 	maxPoolBackAVX2(&x[0], &dy[0], &dx[0], oh, ow, w, &tailMask[8-lo], &tailMask[8-hi], &tailMask[8-t], lo, hi)
 	return true
 }
+
+// sqDevVec returns Σ (x - mean)² in float64 over the longest multiple of 8
+// elements of x, and how many that was.
+func sqDevVec(x []float32, mean float64) (float64, int) {
+	n := len(x) &^ 7
+	if !useAsm || n == 0 {
+		return 0, 0
+	}
+	return sqDevAVX2(&x[0], n, mean), n
+}

@@ -1149,3 +1149,35 @@ next:
 end:
 	VZEROUPPER
 	RET
+
+// func sqDevAVX2(x *float32, n int, mean float64) float64
+// Requires: AVX, FMA3, SSE2
+TEXT ·sqDevAVX2(SB), NOSPLIT, $0-32
+	MOVQ         x+0(FP), AX
+	MOVQ         n+8(FP), CX
+	VBROADCASTSD mean+16(FP), Y0
+	VXORPD       Y1, Y1, Y1
+	VXORPD       Y2, Y2, Y2
+	SHRQ         $0x03, CX
+
+loop:
+	TESTQ       CX, CX
+	JZ          done
+	VCVTPS2PD   (AX), Y3
+	VCVTPS2PD   16(AX), Y4
+	VSUBPD      Y0, Y3, Y3
+	VSUBPD      Y0, Y4, Y4
+	VFMADD231PD Y3, Y3, Y1
+	VFMADD231PD Y4, Y4, Y2
+	ADDQ        $0x00000020, AX
+	DECQ        CX
+	JMP         loop
+
+done:
+	VADDPD       Y2, Y1, Y1
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPD       X0, X1, X1
+	VHADDPD      X1, X1, X1
+	MOVSD        X1, ret+24(FP)
+	VZEROUPPER
+	RET

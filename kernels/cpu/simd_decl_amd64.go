@@ -73,3 +73,8 @@ func maxPoolFwdAVX2(x *float32, y *float32, oh int, ow int, w int, mlo *int32, m
 //
 //go:noescape
 func maxPoolBackAVX2(x *float32, dy *float32, dx *float32, oh int, ow int, w int, mlo *int32, mhi *int32, mg *int32, lo int, hi int)
+
+// sqDevAVX2 is Σ (x - mean)² in float64 over n&^7 elements (see asmgen).
+//
+//go:noescape
+func sqDevAVX2(x *float32, n int, mean float64) float64

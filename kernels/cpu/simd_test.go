@@ -322,7 +322,8 @@ func TestVectorReLU(t *testing.T) {
 }
 
 // TestVectorBatchNorm compares the vector batch norm with the Go loops:
-// forward (training and inference) to the bit; the backward's dx within
+// the inference forward to the bit, the training forward within 1e-5 of
+// |y| + |β| (the batch variance is summed in another order); the backward's dx within
 // 1e-5 of max|dx| and dγ, dβ within 1e-5 of Σ|dy|·(1 + max|x̂|) (its sums
 // add in another order).
 func TestVectorBatchNorm(t *testing.T) {
@@ -352,8 +353,16 @@ func TestVectorBatchNorm(t *testing.T) {
 		var yR, yiR, dxR, dgR, dbR, sm, si []float32
 		onGoPath(func() { yR, yiR, dxR, dgR, dbR, sm, si = run() })
 		name := fmt.Sprintf("ch %d spatial %d n %d", s.ch, s.sp, s.n)
-		if !slices.Equal(y, yR) || !slices.Equal(yi, yiR) {
-			t.Fatalf("%s: forward differs from the Go loops", name)
+		if !slices.Equal(yi, yiR) {
+			t.Fatalf("%s: inference forward differs from the Go loop", name)
+		}
+		for i := range y {
+			// The batch variance is summed in another order, so the scale
+			// may differ in its last bit.
+			c := (i / s.sp) % s.ch
+			if !relClose(float64(y[i]), float64(yR[i]), math.Abs(float64(yR[i]))+math.Abs(float64(bet[c])), 1e-5) {
+				t.Fatalf("%s: y[%d] = %v, Go %v", name, i, y[i], yR[i])
+			}
 		}
 		maxDx := 0.0
 		for _, v := range dxR {

@@ -39,6 +39,7 @@ func main() {
 	batchNorm()
 	maxPool()
 	maxPoolBack()
+	sqDev()
 	Generate()
 }
 
@@ -883,6 +884,45 @@ func maxPoolBack() {
 	DECQ(oh)
 	JMP(LabelRef("row"))
 	Label("end")
+	VZEROUPPER()
+	RET()
+}
+
+// sqDev emits sqDevAVX2, batch norm's Σ (x - mean)² in float64 over n&^7
+// elements: 8 floats a step widened to two vectors of 4 doubles, each with
+// its own accumulator, added at the end, then across the lanes.
+func sqDev() {
+	TEXT("sqDevAVX2", NOSPLIT, "func(x *float32, n int, mean float64) float64")
+	Pragma("noescape")
+	Doc("sqDevAVX2 is Σ (x - mean)² in float64 over n&^7 elements (see asmgen).")
+	px := Load(Param("x"), GP64())
+	n := Load(Param("n"), GP64())
+	mean := YMM()
+	VBROADCASTSD(paramAddr("mean"), mean)
+	a0, a1, e0, e1 := YMM(), YMM(), YMM(), YMM()
+	VXORPD(a0, a0, a0)
+	VXORPD(a1, a1, a1)
+	SHRQ(U8(3), n)
+	Label("loop")
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	VCVTPS2PD(Mem{Base: px}, e0)
+	VCVTPS2PD(Mem{Base: px, Disp: 16}, e1)
+	VSUBPD(mean, e0, e0)
+	VSUBPD(mean, e1, e1)
+	VFMADD231PD(e0, e0, a0)
+	VFMADD231PD(e1, e1, a1)
+	ADDQ(U32(32), px)
+	DECQ(n)
+	JMP(LabelRef("loop"))
+	Label("done")
+	VADDPD(a1, a0, a0)
+	hi := XMM()
+	VEXTRACTF128(U8(1), a0, hi)
+	lo := a0.AsX()
+	VADDPD(hi, lo, lo)
+	VHADDPD(lo, lo, lo)
+	Store(lo, ReturnIndex(0))
 	VZEROUPPER()
 	RET()
 }
