@@ -70,8 +70,35 @@ func adamVec(p, g, m, v []float32, w1, beta2, w2, bc2Sqrt, eps, stepSize, wd flo
 func corr3Vec(dst, src, w []float32, h, wd, wp int, acc bool) bool { return false }
 func filterGrad3Vec(dst, g, src []float32, h, wd, wp int) bool     { return false }
 
-func reluForwardVec(x, y []float32) int       { return 0 }
-func reluBackwardVec(y, dy, dx []float32) int { return 0 }
+//go:noescape
+func reluForwardNEON(x, y *float32, n int)
+
+//go:noescape
+func reluBackwardNEON(y, dy, dx *float32, n int)
+
+// reluForwardVec is the ReLU forward of actTask.run over the longest
+// multiple of 4 elements, with the same bits; it returns how many it did.
+func reluForwardVec(x, y []float32) int {
+	n := len(y) &^ 3
+	if !useAsm || n == 0 {
+		return 0
+	}
+	_ = x[n-1]
+	reluForwardNEON(&x[0], &y[0], n)
+	return n
+}
+
+// reluBackwardVec is the ReLU backward (dx = dy where y > 0), as
+// reluForwardVec.
+func reluBackwardVec(y, dy, dx []float32) int {
+	n := len(y) &^ 3
+	if !useAsm || n == 0 {
+		return 0
+	}
+	_, _ = dy[n-1], dx[n-1]
+	reluBackwardNEON(&y[0], &dy[0], &dx[0], n)
+	return n
+}
 
 func transpose8Vec(src []float32, lds int, dst []float32, ldd int) bool { return false }
 

@@ -268,3 +268,48 @@ adamloop:
 
 adamdone:
 	RET
+
+// func reluForwardNEON(x, y *float32, n int)
+//
+// y = max(x, 0) over n&^3 elements with FMAX, whose rules are Go's: a NaN
+// stays NaN, max(-0, +0) = +0.
+TEXT ·reluForwardNEON(SB), NOSPLIT, $0-24
+	MOVD	x+0(FP), R0
+	MOVD	y+8(FP), R1
+	MOVD	n+16(FP), R2
+	VEOR	V1.B16, V1.B16, V1.B16
+	LSR	$2, R2, R2
+
+relufloop:
+	CBZ	R2, relufdone
+	VLD1.P	16(R0), [V0.S4]
+	WORD	$0x4e21f400 // FMAX V0.4S, V0.4S, V1.4S
+	VST1.P	[V0.S4], 16(R1)
+	SUB	$1, R2, R2
+	B	relufloop
+
+relufdone:
+	RET
+
+// func reluBackwardNEON(y, dy, dx *float32, n int)
+//
+// dx = dy where y > 0 (an ordered compare: NaN gives 0), over n&^3 elements.
+TEXT ·reluBackwardNEON(SB), NOSPLIT, $0-32
+	MOVD	y+0(FP), R0
+	MOVD	dy+8(FP), R1
+	MOVD	dx+16(FP), R2
+	MOVD	n+24(FP), R3
+	LSR	$2, R3, R3
+
+relubloop:
+	CBZ	R3, relubdone
+	VLD1.P	16(R0), [V0.S4]
+	VLD1.P	16(R1), [V1.S4]
+	WORD	$0x4ea0c800 // FCMGT V0.4S, V0.4S, #0.0
+	VAND	V0.B16, V1.B16, V1.B16
+	VST1.P	[V1.S4], 16(R2)
+	SUB	$1, R3, R3
+	B	relubloop
+
+relubdone:
+	RET
