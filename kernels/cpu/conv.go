@@ -264,7 +264,8 @@ func (c *conv2D) padPlanes(dst, src []float32, ch int) {
 // corr3 writes (or, with acc, adds) the 3×3 correlation of the padded plane
 // src (rows of wp = W+2) with w[9] into dst (H×W).
 func corr3(dst, src, w []float32, h, wd, wp int, acc bool) {
-	if corr3Vec(dst, src, w, h, wd, wp, acc) {
+	done := corr3Vec(dst, src, w, h, wd, wp, acc) // columns the vector path did (simd_*.go)
+	if done == wd {
 		return
 	}
 	w = w[:9]
@@ -274,7 +275,7 @@ func corr3(dst, src, w []float32, h, wd, wp int, acc bool) {
 		r0 := src[y*wp : y*wp+wd+2]
 		r1 := src[(y+1)*wp : (y+1)*wp+wd+2]
 		r2 := src[(y+2)*wp : (y+2)*wp+wd+2]
-		for x := range out {
+		for x := done; x < len(out); x++ {
 			if x+2 >= len(r0) || x+2 >= len(r1) || x+2 >= len(r2) {
 				break // never: proves the indices below in range
 			}

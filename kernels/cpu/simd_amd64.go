@@ -60,18 +60,20 @@ func adamVec(p, g, m, v []float32, w1, beta2, w2, bc2Sqrt, eps, stepSize, wd flo
 // lanes of a vector.
 var tailMask = [16]int32{-1, -1, -1, -1, -1, -1, -1, -1}
 
-// corr3Vec is corr3 on the vector path; false when there is none (or the
-// slices are too short to prove the kernel's reads and writes in range).
-func corr3Vec(dst, src, w []float32, h, wd, wp int, acc bool) bool {
+// corr3Vec is corr3 on the vector path, every column of every row; it
+// returns the columns done per row: wd, or 0 when there is no vector path
+// (or the slices are too short to prove the kernel's reads and writes in
+// range).
+func corr3Vec(dst, src, w []float32, h, wd, wp int, acc bool) int {
 	if !useAsm || h < 1 || wd < 1 || wp < wd+2 || len(w) < 9 || len(dst) < h*wd || len(src) < (h+1)*wp+wd+2 {
-		return false
+		return 0
 	}
 	a := 0
 	if acc {
 		a = 1
 	}
 	corr3AVX2(&dst[0], &src[0], &w[0], h, wd, wp, a, &tailMask[8-wd%8])
-	return true
+	return wd
 }
 
 // filterGrad3Vec is filterGrad3 on the vector path; false when there is

@@ -66,9 +66,26 @@ func adamVec(p, g, m, v []float32, w1, beta2, w2, bc2Sqrt, eps, stepSize, wd flo
 	return n
 }
 
-// The 3×3 convolution stays on the Go loops on arm64.
-func corr3Vec(dst, src, w []float32, h, wd, wp int, acc bool) bool { return false }
-func filterGrad3Vec(dst, g, src []float32, h, wd, wp int) bool     { return false }
+//go:noescape
+func corr3NEON(dst, src, w *float32, h, wd4, wd, wp int, acc int)
+
+// corr3Vec runs corr3 on the first wd&^3 columns of every row and returns
+// that count (0 when it did nothing); corr3 does the rest in Go.
+func corr3Vec(dst, src, w []float32, h, wd, wp int, acc bool) int {
+	wd4 := wd &^ 3
+	if !useAsm || h < 1 || wd4 == 0 || wp < wd+2 || len(w) < 9 || len(dst) < h*wd || len(src) < (h+1)*wp+wd+2 {
+		return 0
+	}
+	a := 0
+	if acc {
+		a = 1
+	}
+	corr3NEON(&dst[0], &src[0], &w[0], h, wd4, wd, wp, a)
+	return wd4
+}
+
+// The filter gradient stays on the Go loop on arm64.
+func filterGrad3Vec(dst, g, src []float32, h, wd, wp int) bool { return false }
 
 //go:noescape
 func reluForwardNEON(x, y *float32, n int)

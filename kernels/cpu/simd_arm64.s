@@ -313,3 +313,86 @@ relubloop:
 
 relubdone:
 	RET
+
+// func corr3NEON(dst, src, w *float32, h, wd4, wd, wp int, acc int)
+//
+// conv.go's 3×3 correlation on the first wd4 (a multiple of 4) columns of
+// each of the h rows of dst (rows wd floats apart; src rows wp floats
+// apart): dst[x] (+)= Σ_{ky,kx} w[ky·3+kx]·src[(y+ky)·wp + x + kx], 4
+// columns at a time with FMLA; the Go caller does the other columns.
+// Weights in V16-V24; the nine input streams in R5-R13.
+TEXT ·corr3NEON(SB), NOSPLIT, $0-64
+	MOVD	dst+0(FP), R15
+	MOVD	src+8(FP), R16
+	MOVD	w+16(FP), R2
+	MOVD	h+24(FP), R3
+	MOVD	wd4+32(FP), R4
+	MOVD	wd+40(FP), R17
+	MOVD	wp+48(FP), R0
+	MOVD	acc+56(FP), R1
+	LSL	$2, R17, R17
+	LSL	$2, R0, R0
+	LSR	$2, R4, R4
+	VLD1	(R2), [V0.S4, V1.S4]
+	VDUP	V0.S[0], V16.S4
+	VDUP	V0.S[1], V17.S4
+	VDUP	V0.S[2], V18.S4
+	VDUP	V0.S[3], V19.S4
+	VDUP	V1.S[0], V20.S4
+	VDUP	V1.S[1], V21.S4
+	VDUP	V1.S[2], V22.S4
+	VDUP	V1.S[3], V23.S4
+	FMOVS	32(R2), F24
+	VDUP	V24.S[0], V24.S4
+
+crow:
+	CBZ	R3, cdone
+	MOVD	R16, R5
+	ADD	$4, R16, R6
+	ADD	$8, R16, R7
+	ADD	R0, R5, R8
+	ADD	$4, R8, R9
+	ADD	$8, R8, R10
+	ADD	R0, R8, R11
+	ADD	$4, R11, R12
+	ADD	$8, R11, R13
+	MOVD	R15, R14
+	MOVD	R4, R2
+
+ccol:
+	CBZ	R2, cnext
+	VEOR	V25.B16, V25.B16, V25.B16
+	CBZ	R1, cnoacc
+	VLD1	(R14), [V25.S4]
+
+cnoacc:
+	VLD1.P	16(R5), [V2.S4]
+	VFMLA	V16.S4, V2.S4, V25.S4
+	VLD1.P	16(R6), [V3.S4]
+	VFMLA	V17.S4, V3.S4, V25.S4
+	VLD1.P	16(R7), [V4.S4]
+	VFMLA	V18.S4, V4.S4, V25.S4
+	VLD1.P	16(R8), [V5.S4]
+	VFMLA	V19.S4, V5.S4, V25.S4
+	VLD1.P	16(R9), [V6.S4]
+	VFMLA	V20.S4, V6.S4, V25.S4
+	VLD1.P	16(R10), [V7.S4]
+	VFMLA	V21.S4, V7.S4, V25.S4
+	VLD1.P	16(R11), [V2.S4]
+	VFMLA	V22.S4, V2.S4, V25.S4
+	VLD1.P	16(R12), [V3.S4]
+	VFMLA	V23.S4, V3.S4, V25.S4
+	VLD1.P	16(R13), [V4.S4]
+	VFMLA	V24.S4, V4.S4, V25.S4
+	VST1.P	[V25.S4], 16(R14)
+	SUB	$1, R2, R2
+	B	ccol
+
+cnext:
+	ADD	R17, R15, R15
+	ADD	R0, R16, R16
+	SUB	$1, R3, R3
+	B	crow
+
+cdone:
+	RET

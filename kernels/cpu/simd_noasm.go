@@ -30,8 +30,8 @@ func sgdVec(p, g []float32, lr, wd float32) int                                 
 func sgdMomentumVec(p, g, v []float32, lr, momentum, wd float32) int                      { return 0 }
 func adamVec(p, g, m, v []float32, w1, beta2, w2, bc2Sqrt, eps, stepSize, wd float32) int { return 0 }
 
-func corr3Vec(dst, src, w []float32, h, wd, wp int, acc bool) bool { return false }
-func filterGrad3Vec(dst, g, src []float32, h, wd, wp int) bool     { return false }
+func corr3Vec(dst, src, w []float32, h, wd, wp int, acc bool) int { return 0 }
+func filterGrad3Vec(dst, g, src []float32, h, wd, wp int) bool    { return false }
 
 func reluForwardVec(x, y []float32) int       { return 0 }
 func reluBackwardVec(y, dy, dx []float32) int { return 0 }
