@@ -8,7 +8,7 @@ CUDA12_BASE ?= nvidia/cuda:12.9.1-cudnn-runtime-ubuntu24.04
 export CGO_ENABLED = 0
 
 .DEFAULT_GOAL := help
-.PHONY: help build build-static test run data bench bench-gpu report docker docker-cuda12 clean cross
+.PHONY: help build build-static test test-neon asm-check run data bench bench-gpu report docker docker-cuda12 clean cross
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-z0-9-]+:.*## /{printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -27,6 +27,15 @@ test: ## vet and run every test (GPU tests skip without a GPU)
 	$(GO) vet ./...
 	$(GO) vet -tags nocuda ./cmd/... ./kernels/open
 	$(GO) test -timeout 30m ./...
+	$(GO) test -tags noasm ./kernels/cpu/...
+
+test-neon: ## the CPU kernels' tests for arm64 (NEON) under qemu-aarch64-static
+	GOARCH=arm64 $(GO) test -exec qemu-aarch64-static -timeout 30m ./kernels/cpu/...
+	GOARCH=arm64 $(GO) test -exec qemu-aarch64-static -tags noasm -run 'TestGemm$$|TestKernelPath' ./kernels/cpu/...
+
+asm-check: ## regenerate the AVX2 assembly with avo and fail if it differs from the committed files
+	cd kernels/cpu && $(GO) generate
+	git diff --exit-code -- kernels/cpu/simd_amd64.s kernels/cpu/simd_decl_amd64.go
 
 data: $(DATA)/train-images-idx3-ubyte.gz ## install MNIST into data/mnist from the pinned Go module
 

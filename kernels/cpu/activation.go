@@ -80,8 +80,9 @@ func (t *actTask) run(_, lo, hi int) {
 		x = x[:len(y)]
 		switch t.act {
 		case kernels.ReLU:
-			for i, v := range x {
-				y[i] = max(v, 0) // branch-free MAXSS; NaN propagates
+			done := reluForwardVec(x, y) // the same bits (simd_*.go)
+			for i, v := range x[done:] {
+				y[done+i] = max(v, 0) // branch-free MAXSS; NaN propagates
 			}
 		case kernels.Sigmoid:
 			for i, v := range x {
@@ -104,7 +105,9 @@ func (t *actTask) run(_, lo, hi int) {
 		// the bits with an integer mask, which compiles to a CMOV: a
 		// branch on the sign of random activations mispredicts half the
 		// time and is five times slower.
-		for i, v := range y {
+		done := reluBackwardVec(y, dy, dx) // the same bits (simd_*.go)
+		for i, v := range y[done:] {
+			i += done
 			var m uint32
 			if v > 0 {
 				m = ^uint32(0)

@@ -191,7 +191,10 @@ func (t *bnTask) run(_, lo, hi int) {
 			mean := sum / float64(N)
 			var ss float64 // Σ (x-μ)², two-pass for accuracy
 			for i := 0; i < t.n; i++ {
-				for _, v := range t.x[i*stride+c*sp : i*stride+(c+1)*sp] {
+				row := t.x[i*stride+c*sp : i*stride+(c+1)*sp]
+				part, done := sqDevVec(row, mean) // the vector path (simd_*.go)
+				ss += part
+				for _, v := range row[done:] {
 					e := float64(v) - mean
 					ss += e * e
 				}
@@ -214,8 +217,11 @@ func (t *bnTask) run(_, lo, hi int) {
 				x := t.x[i*stride+c*sp : i*stride+(c+1)*sp]
 				dy := t.dy[i*stride+c*sp : i*stride+(c+1)*sp]
 				dy = dy[:len(x)]
-				var a, g float32 // per-row partials, added in float64
-				for j, v := range x {
+				// Per-row partials, added in float64; the vector path
+				// (simd_*.go) sums the first multiple of 8 in 8 lanes.
+				a, g, done := bnBackwardSumsVec(x, dy, mean, istd)
+				for j, v := range x[done:] {
+					j += done
 					a += dy[j]
 					g += dy[j] * ((v - mean) * istd)
 				}
@@ -232,7 +238,9 @@ func (t *bnTask) run(_, lo, hi int) {
 				dy := t.dy[i*stride+c*sp : i*stride+(c+1)*sp]
 				dx := t.dx[i*stride+c*sp : i*stride+(c+1)*sp]
 				dy, dx = dy[:len(x)], dx[:len(x)]
-				for j, v := range x {
+				done := bnBackwardDxVec(x, dy, dx, mean, istd, k, mdy, mdyx) // the same bits
+				for j, v := range x[done:] {
+					j += done
 					xh := (v - mean) * istd
 					dx[j] = k * (dy[j] - mdy - xh*mdyx)
 				}
@@ -248,8 +256,9 @@ func (t *bnTask) affine(c int, shift, scale, beta float32) {
 		x := t.x[i*stride+c*sp : i*stride+(c+1)*sp]
 		y := t.y[i*stride+c*sp : i*stride+(c+1)*sp]
 		y = y[:len(x)]
-		for j, v := range x {
-			y[j] = (v-shift)*scale + beta
+		done := bnAffineVec(x, y, shift, scale, beta) // the same bits (simd_*.go)
+		for j, v := range x[done:] {
+			y[done+j] = (v-shift)*scale + beta
 		}
 	}
 }

@@ -14,8 +14,9 @@ import (
 // Each image's input planes are first copied into a zero-bordered scratch
 // plane of (H+2p)×(W+2p), p = (K-1)/2, so the inner loops have no edge
 // cases: output (oy, ox) reads padded rows oy..oy+K-1, columns ox..ox+K-1.
-// K = 3 has unrolled loops with the nine weights in registers; other odd K
-// use a loop over the taps.
+// K = 3 has unrolled loops with the nine weights in registers (on the
+// vector path, simd_*.go, 8 columns of a row at a time); other odd K use a
+// loop over the taps.
 //
 // With cross-correlation y[o, y, x] = Σ_{c,ky,kx} w[o, c, ky, kx]·xp[c, y+ky, x+kx]
 // (xp the padded input, as PyTorch's Conv2d):
@@ -255,6 +256,10 @@ func (c *conv2D) padPlanes(dst, src []float32, ch int) {
 // corr3 writes (or, with acc, adds) the 3×3 correlation of the padded plane
 // src (rows of wp = W+2) with w[9] into dst (H×W).
 func corr3(dst, src, w []float32, h, wd, wp int, acc bool) {
+	done := corr3Vec(dst, src, w, h, wd, wp, acc) // columns the vector path did (simd_*.go)
+	if done == wd {
+		return
+	}
 	w = w[:9]
 	w0, w1, w2, w3, w4, w5, w6, w7, w8 := w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8]
 	for y := 0; y < h; y++ {
@@ -262,7 +267,7 @@ func corr3(dst, src, w []float32, h, wd, wp int, acc bool) {
 		r0 := src[y*wp : y*wp+wd+2]
 		r1 := src[(y+1)*wp : (y+1)*wp+wd+2]
 		r2 := src[(y+2)*wp : (y+2)*wp+wd+2]
-		for x := range out {
+		for x := done; x < len(out); x++ {
 			if x+2 >= len(r0) || x+2 >= len(r1) || x+2 >= len(r2) {
 				break // never: proves the indices below in range
 			}
@@ -300,6 +305,9 @@ func corrK(dst, src, w []float32, h, wd, wp, k int, acc bool) {
 // filterGrad3 adds to dst[ky·3+kx] the correlation Σ_{y,x} g[y, x]·src[y+ky, x+kx]
 // of one output-gradient plane g (H×W) with one padded input plane src.
 func filterGrad3(dst, g, src []float32, h, wd, wp int) {
+	if filterGrad3Vec(dst, g, src, h, wd, wp) {
+		return
+	}
 	var s0, s1, s2, s3, s4, s5, s6, s7, s8 float32
 	for y := 0; y < h; y++ {
 		gr := g[y*wd : y*wd+wd]

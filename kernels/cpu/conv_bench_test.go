@@ -72,22 +72,28 @@ func BenchmarkConv(b *testing.B) {
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		}
 		b.Run(name+"/direct/forward", func(b *testing.B) {
-			for b.Loop() {
-				cv.Forward(n, x, w, y)
-			}
-			report(b)
+			forEachPath(b, func(b *testing.B) {
+				for b.Loop() {
+					cv.Forward(n, x, w, y)
+				}
+				report(b)
+			})
 		})
 		b.Run(name+"/direct/backdata", func(b *testing.B) {
-			for b.Loop() {
-				cv.BackwardData(n, y, w, dx)
-			}
-			report(b)
+			forEachPath(b, func(b *testing.B) {
+				for b.Loop() {
+					cv.BackwardData(n, y, w, dx)
+				}
+				report(b)
+			})
 		})
 		b.Run(name+"/direct/backfilter", func(b *testing.B) {
-			for b.Loop() {
-				cv.BackwardFilter(n, x, y, dw)
-			}
-			report(b)
+			forEachPath(b, func(b *testing.B) {
+				for b.Loop() {
+					cv.BackwardFilter(n, x, y, dw)
+				}
+				report(b)
+			})
 		})
 		ic := &im2colConv{d: d, s: s, col: alloc32(b, d, nil, s.C*s.K*s.K*s.H*s.W)}
 		b.Run(name+"/im2col/forward", func(b *testing.B) {

@@ -90,6 +90,7 @@ func New(threads int) *Device {
 		threads = runtime.GOMAXPROCS(0)
 	}
 	d := &Device{threads: threads, pool: newPool(threads)}
+	d.gemm.packs = newGemmPacks(threads)
 	return d
 }
 

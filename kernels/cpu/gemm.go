@@ -9,12 +9,14 @@ import (
 	"mnistgpu/kernels"
 )
 
-// GEMM runs gonum's Sgemm (gonum.org/v1/gonum/blas/gonum: pure Go whose
+// GEMM runs the packed vector kernels of gemm_packed.go when the CPU has
+// them (KernelPath "avx2-fma" or "neon"); otherwise, and under -tags noasm,
+// it runs gonum's Sgemm (gonum.org/v1/gonum/blas/gonum: pure Go whose
 // inner axpy and dot loops are SSE assembly on amd64, with gonum's own
 // pure-Go fallback elsewhere or under its noasm tag) on tiles of C that the
 // device's pool spreads over its threads.
 //
-// Why gonum and not the hand-written kernel of gemm_tiled_test.go (BLIS-style
+// Why the fallback is gonum and not the Go kernel of gemm_tiled_test.go (BLIS-style
 // packed panels, a 2×3 register tile unrolled 4× over k): Go's compiler keeps
 // floats in scalar SSE registers and spills accumulators of any tile larger
 // than 2×3, so that kernel peaks at ~9-10 GFLOP/s per core in isolation and
@@ -44,6 +46,7 @@ type gemmTask struct {
 	alpha, beta    float32
 	a, b, c        []float32
 	tm, tn, nt     int
+	packs          []gemmPack // per-thread scratch of the vector path (gemm_packed.go)
 }
 
 // Gemm computes C = alpha·op(A)·op(B) + beta·C for row-major matrices, op(A)
@@ -106,7 +109,7 @@ func (d *Device) Gemm(transA, transB bool, m, n, k int, alpha float32, a, b kern
 }
 
 // run computes tiles [lo, hi) of C.
-func (g *gemmTask) run(_, lo, hi int) {
+func (g *gemmTask) run(w, lo, hi int) {
 	ta, tb := blas.NoTrans, blas.NoTrans
 	lda, ldb := g.k, g.n
 	if g.transA {
@@ -121,6 +124,10 @@ func (g *gemmTask) run(_, lo, hi int) {
 			continue
 		}
 		mm, nn := min(g.tm, g.m-i0), min(g.tn, g.n-j0)
+		if useAsm {
+			g.runPacked(w, i0, j0, mm, nn)
+			continue
+		}
 		// Sub-matrices keep the full leading dimensions.
 		a := g.a[i0*g.k:] // rows i0.. of A (m×k)
 		if g.transA {

@@ -118,11 +118,13 @@ func BenchmarkSgemm(b *testing.B) {
 	for _, s := range mlpShapes {
 		a, bb, c := alloc32(b, d, randSlice(r, s.m*s.k), 0), alloc32(b, d, randSlice(r, s.k*s.n), 0), alloc32(b, d, randSlice(r, s.m*s.n), 0)
 		flops := 2 * float64(s.m*s.n*s.k)
-		b.Run(s.name+"/gonum", func(b *testing.B) {
-			for b.Loop() {
-				d.Gemm(s.transA, s.transB, s.m, s.n, s.k, 1, a, bb, 0, c)
-			}
-			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		b.Run(s.name, func(b *testing.B) { // Device.Gemm: the vector path, and gonum's Sgemm as "go"
+			forEachPath(b, func(b *testing.B) {
+				for b.Loop() {
+					d.Gemm(s.transA, s.transB, s.m, s.n, s.k, 1, a, bb, 0, c)
+				}
+				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
 		})
 		b.Run(s.name+"/tiled", func(b *testing.B) {
 			g := &tiledGemm{transA: s.transA, transB: s.transB, m: s.m, n: s.n, k: s.k, alpha: 1,

@@ -92,10 +92,16 @@ func (t *poolTask) run(_, lo, hi int) {
 	oh, ow := h/2, w/2
 	for pl := lo; pl < hi; pl++ {
 		x := t.x[pl*h*w : (pl+1)*h*w]
+		if !t.backward && maxPoolFwdVec(x, t.y[pl*oh*ow:(pl+1)*oh*ow], oh, ow, w) {
+			continue // the vector path (simd_*.go)
+		}
 		var dx []float32
 		if t.backward {
 			dx = t.dx[pl*h*w : (pl+1)*h*w]
 			clear(dx)
+			if maxPoolBackVec(x, t.dy[pl*oh*ow:(pl+1)*oh*ow], dx, oh, ow, w) {
+				continue // the vector path (simd_*.go)
+			}
 		}
 		for oy := 0; oy < oh; oy++ {
 			r0 := x[2*oy*w : 2*oy*w+w]

@@ -312,18 +312,22 @@ func TestStepAllocatesNothing(t *testing.T) {
 }
 
 // The benchmarks run one training step at batch 64 and report the time a
-// 54,000-image epoch would take (843.75 steps).
+// 54,000-image epoch would take (843.75 steps), on this build's kernel path
+// and, when that is a vector path, on the Go loops too (sub-benchmarks
+// named by KernelPath).
 func benchStep(b *testing.B, build func(testing.TB, *Device, int) *net) {
-	d := New(0)
-	defer d.Close()
-	m := build(b, d, 64)
-	must(b, m.step())
-	for b.Loop() {
-		if err := m.step(); err != nil {
-			b.Fatal(err)
+	forEachPath(b, func(b *testing.B) {
+		d := New(0)
+		defer d.Close()
+		m := build(b, d, 64)
+		must(b, m.step())
+		for b.Loop() {
+			if err := m.step(); err != nil {
+				b.Fatal(err)
+			}
 		}
-	}
-	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)*54000/64, "s/epoch")
+		b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)*54000/64, "s/epoch")
+	})
 }
 
 // BenchmarkMLPEpoch is one training step of the MLP (forward, backward

@@ -45,7 +45,7 @@ func (d *Device) SGD(count int, lr, momentum, wd float32, params, grads, vel ker
 	}
 	t := &d.opt
 	*t = optTask{lr: lr, momentum: momentum, wd: wd, params: ps, grads: gs, v: vs}
-	d.pool.parallel(t, count, elemGrain)
+	d.pool.parallel(t, ceilDiv(count, vecBlock), elemGrain/vecBlock)
 	*t = optTask{}
 	return nil
 }
@@ -88,18 +88,26 @@ func (d *Device) Adam(count int, lr, beta1, beta2, eps, wd float32, step int, pa
 	*t = optTask{adam: true, lr: lr, wd: wd, beta1: beta1, beta2: beta2, eps: eps,
 		stepSize: float32(float64(lr) / bc1), bc2Sqrt: float32(math.Sqrt(bc2)),
 		params: ps, grads: gs, m: ms, v: vs}
-	d.pool.parallel(t, count, elemGrain)
+	d.pool.parallel(t, ceilDiv(count, vecBlock), elemGrain/vecBlock)
 	*t = optTask{}
 	return nil
 }
 
-// run updates elements [lo, hi).
+// run updates the blocks of vecBlock elements [lo, hi): the vector loops
+// (simd_*.go) take the longest multiple of their width, the Go loops the
+// rest. Chunks are whole blocks, so only the last elements of the buffer
+// ever take the Go loop, whatever the number of threads: on arm64, where Go
+// fuses a·b+c and the vector loops do not, that keeps the bits independent
+// of the thread count.
 func (t *optTask) run(_, lo, hi int) {
+	lo, hi = lo*vecBlock, min(hi*vecBlock, len(t.params))
 	p, g := t.params[lo:hi], t.grads[lo:hi]
 	g = g[:len(p)]
 	if !t.adam {
 		if t.momentum == 0 {
-			for i, gi := range g {
+			done := sgdVec(p, g, t.lr, t.wd)
+			for i, gi := range g[done:] {
+				i += done
 				gi += t.wd * p[i]
 				p[i] -= t.lr * gi
 			}
@@ -107,7 +115,9 @@ func (t *optTask) run(_, lo, hi int) {
 		}
 		v := t.v[lo:hi]
 		v = v[:len(p)]
-		for i, gi := range g {
+		done := sgdMomentumVec(p, g, v, t.lr, t.momentum, t.wd)
+		for i, gi := range g[done:] {
+			i += done
 			gi += t.wd * p[i]
 			vi := t.momentum*v[i] + gi
 			v[i] = vi
@@ -118,7 +128,9 @@ func (t *optTask) run(_, lo, hi int) {
 	m, v := t.m[lo:hi], t.v[lo:hi]
 	m, v = m[:len(p)], v[:len(p)]
 	w1, w2 := 1-t.beta1, 1-t.beta2
-	for i, gi := range g {
+	done := adamVec(p, g, m, v, w1, t.beta2, w2, t.bc2Sqrt, t.eps, t.stepSize, t.wd)
+	for i, gi := range g[done:] {
+		i += done
 		gi += t.wd * p[i]
 		mi := lerp32(m[i], gi, w1)
 		vi := t.beta2*v[i] + w2*gi*gi

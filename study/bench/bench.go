@@ -38,7 +38,9 @@ type Row struct {
 type Result struct {
 	Framework string `json:"framework"`
 	Device    string `json:"device"`
-	Rows      []Row  `json:"rows"`
+	// KernelPath is the CPU device's kernel path (see runs.KernelPath).
+	KernelPath string `json:"kernel_path,omitempty"`
+	Rows       []Row  `json:"rows"`
 }
 
 // BenchOptions selects what Bench measures.
@@ -56,7 +58,7 @@ type Options struct {
 // and SGD (lr 0.05, momentum 0.9, as scripts/torch_reference.py) on data.Train and reports the median seconds per epoch of
 // the timed epochs and the test accuracy after them.
 func Run(dev kernels.Device, data *runs.Data, o Options) (*Result, error) {
-	res := &Result{Framework: "mnistgpu", Device: dev.Name()}
+	res := &Result{Framework: "mnistgpu", Device: dev.Name(), KernelPath: runs.KernelPath(dev)}
 	train, err := model.Upload(dev, data.Train)
 	if err != nil {
 		return nil, err
@@ -164,7 +166,7 @@ func WriteTable(w io.Writer, res, ref *Result) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
-		_, err := fmt.Fprintf(w, "device: %s\n", res.Device)
+		_, err := fmt.Fprintf(w, "device: %s\n", res.deviceLabel())
 		return err
 	}
 	fmt.Fprintf(tw, "task\tbatch\t%s s/epoch\t%s s/epoch\tspeed-up\t%s acc\t%s acc\t\n", res.Framework, ref.Framework, res.Framework, ref.Framework)
@@ -185,8 +187,16 @@ func WriteTable(w io.Writer, res, ref *Result) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "devices: %s | %s\nspeed-up = %s seconds per epoch / %s seconds per epoch\n", res.Device, ref.Device, ref.Framework, res.Framework)
+	_, err := fmt.Fprintf(w, "devices: %s | %s\nspeed-up = %s seconds per epoch / %s seconds per epoch\n", res.deviceLabel(), ref.deviceLabel(), ref.Framework, res.Framework)
 	return err
+}
+
+// deviceLabel is the device's name with its kernel path when it has one.
+func (r *Result) deviceLabel() string {
+	if r.KernelPath == "" {
+		return r.Device
+	}
+	return r.Device + ", kernels " + r.KernelPath
 }
 
 // ReadBench reads a bench.json (ours or PyTorch's).

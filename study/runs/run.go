@@ -50,6 +50,10 @@ type Config struct {
 	// one that ran.
 	Device     string `json:"device"`
 	DeviceName string `json:"device_name"`
+	// KernelPath is the CPU device's inner loops ("avx2-fma", "neon",
+	// "noasm", "go"; see KernelPath), empty on other devices: results
+	// depend on it within tolerance.
+	KernelPath string `json:"kernel_path,omitempty"`
 	// Figures turns on the figures in figures/.
 	Figures bool `json:"figures"`
 	// TSNEPoints test images are embedded by t-SNE (after epoch 1 and after
@@ -236,6 +240,7 @@ func Run(cfg Config, dev kernels.Device, data *Data, dir string, o Options) (res
 	if v, ok := dev.(versioned); ok {
 		cfg.Libraries = v.Versions()
 	}
+	cfg.KernelPath = KernelPath(dev)
 	cfg.Data.Dir = data.Dir
 	var notes []string
 	batch := cfg.Train.BatchSize
