@@ -169,7 +169,7 @@ func (r *reportRun) compare(a, b *ablCell, unpaired bool) comparison {
 	c.Adj = c.P
 	c.Test = "McNemar's exact test (one seed each, same test set)"
 	c.Detail = fmt.Sprintf("discordant test images: %s right only by the first, %s only by the second", Commas(onlyA), Commas(onlyB))
-	c.Scope = "it tests whether these two trained models differ on this test set, not whether the settings do"
+	c.Scope = "these two trained models on this test set, not whether the settings differ"
 	return c
 }
 

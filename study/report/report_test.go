@@ -107,7 +107,7 @@ func TestReport(t *testing.T) {
 	}
 	for _, want := range []string{"Diverged runs", "lr=50", "DIVERGED", "cpu (test)", "mnistgpu report --test",
 		"Relu works better than sigmoid and tanh", "Total time",
-		"McNemar's exact test (one seed each, same test set)", "not whether the settings do", "1 per cell"} {
+		"McNemar's exact test (one seed each, same test set)", "not whether the settings differ", "1 per cell"} {
 		if !strings.Contains(string(readme), want) {
 			t.Errorf("README.md lacks %q", want)
 		}
