@@ -60,6 +60,14 @@ type StepOps interface {
 	// dx = ActBackward(act, a, (dy·W)·mask), where a nil mask is 1 and a nil
 	// a (or Identity) passes the gradient through.
 	DenseBackward(n, in, out int, dy, x, w, dw, db Buffer, act Activation, a, mask, dx Buffer) error
+	// DenseLoss is a network's last dense layer (no activation, no
+	// dropout), the loss and that layer's backward in one op:
+	// logits = x·Wᵀ + b for x [n, in], w [out, in], b [out]; then
+	// LossForward(loss, n, out, logits, labels, dlogits, lossSum, correct);
+	// then DenseBackward(n, in, out, dlogits, x, w, dw, db, act, a, mask,
+	// dx).
+	DenseLoss(loss Loss, n, in, out int, x, w, b, logits, labels, dlogits, lossSum, correct, dw, db Buffer,
+		act Activation, a, mask, dx Buffer) error
 	// ActPoolForward is ActForward and pool's Forward in one op: y =
 	// act(x) over the pool's input [n, ch, h, w], pooled = maxpool(y).
 	// pool is a plan of this device.

@@ -151,7 +151,7 @@ extern "C" __global__ void conv_bias_stats_forward(const float* x, const float* 
 extern "C" __global__ void conv_gather_stats_forward(const u8* data, const u8* labels, const int* perm, const int* ctr, float* x,
                                                      int* dstLabels, const float* w, const float* b, float* y, double* part,
                                                      int n, int C, int H, int W, int K, int O, int P, int permLen, float mean,
-                                                     float stdv)
+                                                     float stdv, int rows, int* flags)
 {
     __shared__ double sh[BLOCK];
     int pad = (K - 1) / 2;
@@ -164,11 +164,12 @@ extern "C" __global__ void conv_gather_stats_forward(const u8* data, const u8* l
         i64 i = t / S;
         int sp = (int)(t - i * S);
         int oh = sp / W, ow = sp - oh * W;
-        if (off + i < 0 || off + i >= permLen) continue;
-        const u8* img = data + (i64)perm[off + i] * D;
+        i64 row = batch_row(perm, off, i, permLen, rows, flags);
+        if (row < 0) continue;
+        const u8* img = data + row * D;
         if (o == 0) {
             for (int c = 0; c < C; c++) x[i * D + c * S + sp] = ((float)img[c * S + sp] / 255.0f - mean) / stdv;
-            if (sp == 0) dstLabels[i] = (int)labels[perm[off + i]];
+            if (sp == 0) dstLabels[i] = (int)labels[row];
         }
         float acc = 0.0f;
         for (int c = 0; c < C; c++) {
