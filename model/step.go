@@ -53,7 +53,13 @@ func (t *Trainer) issueStep(r *Resident, n int) error {
 	if err := t.st.plan.forward(n, r, t.labels); err != nil {
 		return err
 	}
-	if err := dev.LossForward(t.loss, n, net.Classes(), net.Logits(), t.labels, net.DLogits(), t.lossSum, t.correct); err != nil {
+	if ds := t.st.plan.lossStage(); ds != nil {
+		l := ds.lin
+		if err := dev.DenseLoss(t.loss, n, l.in, l.out, l.nd.x, l.w.W, l.b.W, l.nd.y, t.labels, l.nd.dy, t.lossSum, t.correct,
+			l.w.G, l.b.G, ds.prevAct, ds.prevA, ds.prevMask, ds.dx); err != nil {
+			return fmt.Errorf("%s forward, loss and backward: %w", l.nd.name, err)
+		}
+	} else if err := dev.LossForward(t.loss, n, net.Classes(), net.Logits(), t.labels, net.DLogits(), t.lossSum, t.correct); err != nil {
 		return fmt.Errorf("loss: %w", err)
 	}
 	if err := t.st.plan.backward(n); err != nil {
@@ -275,6 +281,10 @@ type denseStage struct {
 	// gather says the block is the network's first and reads the batch
 	// from the data set itself (DenseForwardGather).
 	gather bool
+	// loss says the block is the network's last, a linear alone whose
+	// output is the logits: its forward, the loss and its backward run in
+	// one op (DenseLoss), between the other stages' forwards and backwards.
+	loss bool
 	// gradIn says the next stage's DenseBackward writes this block's
 	// linear-output gradient through its dropout and activation, so their
 	// own backward is skipped.
@@ -350,6 +360,8 @@ func fusePlan(net *Network) plan {
 			continue
 		}
 		ds.gather = k == 0 && ds.lin.nd.x == net.input
+		ds.loss = k == len(plan)-1 && !ds.gather && ds.actNode == nil && ds.drop == nil &&
+			ds.lin.nd.y == net.Logits() && ds.lin.nd.dy == net.dlogits
 		ds.dx, ds.prevAct = ds.lin.nd.dx, kernels.Identity
 		if k == 0 || ds.dx == nil {
 			continue
@@ -370,6 +382,15 @@ func fusePlan(net *Network) plan {
 
 // plan is a training step's stages in order.
 type plan []stage
+
+// lossStage returns the last stage when DenseLoss runs it with the loss,
+// else nil.
+func (p plan) lossStage() *denseStage {
+	if len(p) > 0 && p[len(p)-1].dense != nil && p[len(p)-1].dense.loss {
+		return p[len(p)-1].dense
+	}
+	return nil
+}
 
 // gathers says the first stage gathers the batch itself.
 func (p plan) gathers() bool {
@@ -424,6 +445,9 @@ func (p plan) forward(n int, r *Resident, labels kernels.Buffer) error {
 			continue
 		}
 		ds := st.dense
+		if ds.loss {
+			continue // DenseLoss
+		}
 		l := ds.lin
 		var mask, y kernels.Buffer
 		var pr float32
@@ -479,6 +503,9 @@ func (p plan) backward(n int) error {
 			continue
 		}
 		ds := st.dense
+		if ds.loss {
+			continue // DenseLoss
+		}
 		if !ds.gradIn {
 			if ds.drop != nil {
 				if err := ds.drop.backward(n); err != nil {
