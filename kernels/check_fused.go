@@ -467,6 +467,25 @@ func CheckConvBNActPoolForwardGather(data, labels, perm, ctr Buffer, std float32
 		saveMean, saveInvStd, bnY, actY, pooled)
 }
 
+// CheckPoolActBNConvBackward checks PoolActBNConvBackward: the batch
+// norm's part as CheckPoolActBNBackward (convY its x, dconv its dx), the
+// convolution's as CheckConvBiasBackward (dconv its dy), and that the
+// convolution's output is the batch norm's input.
+func CheckPoolActBNConvBackward(bn BNPlan, act Activation, pool PoolPlan, n int, actY, dpooled, g, convY, gamma, saveMean, saveInvStd,
+	dconv, dgamma, dbeta Buffer, conv ConvPlan, s ConvShape, x, w, dw, db, dx Buffer) error {
+	const op = "PoolActBNConvBackward"
+	if s.OutC != bn.Ch || s.H*s.W != bn.Spatial {
+		return fmt.Errorf("%s: convolution to %d×%d×%d and batch norm over %d×%d do not match", op, s.OutC, s.H, s.W, bn.Ch, bn.Spatial)
+	}
+	if err := CheckPoolActBNBackward(bn, act, pool, n, actY, dpooled, g, convY, gamma, saveMean, saveInvStd, dconv, dgamma, dbeta); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if err := CheckConvBiasBackward(conv, s, n, x, dconv, w, dw, db, dx); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
+}
+
 // CheckPoolActBNBackward checks PoolActBNBackward: a batch norm and a pool
 // over the same images, a known activation, 1 ≤ n ≤ both plans' MaxN,
 // actY, g, x and dx of the pool's input size, dpooled of its output size,

@@ -103,6 +103,14 @@ type StepOps interface {
 	// x is the batch norm's input, dx its gradient.
 	PoolActBNBackward(bn BatchNorm, act Activation, pool MaxPool, n int, actY, dpooled, g, x, gamma, saveMean, saveInvStd,
 		dx, dgamma, dbeta Buffer) error
+	// PoolActBNConvBackward is a conv block's backward in one op:
+	// PoolActBNBackward (g the batch norm's output gradient, dconv its input
+	// gradient, the gradient of the convolution's output convY) and then
+	// ConvBiasBackward(s, conv, n, x, dconv, w, dw, db, dx) for the
+	// convolution before the batch norm. dconv may be left unwritten (in
+	// training nothing else reads it).
+	PoolActBNConvBackward(bn BatchNorm, act Activation, pool MaxPool, n int, actY, dpooled, g, convY, gamma, saveMean, saveInvStd,
+		dconv, dgamma, dbeta Buffer, s ConvShape, conv Conv2D, x, w, dw, db, dx Buffer) error
 	// SetCounter writes offset and step into ctr, on the device's queue (no
 	// host copy), e.g. at the start of an epoch.
 	SetCounter(ctr Buffer, offset, step int) error

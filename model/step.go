@@ -250,8 +250,9 @@ type stage struct {
 	actPool *actPoolStage
 	conv    *conv // a convolution and its bias: ConvBiasForward, ConvBiasBackward
 	// convInNext says the next stage (batch norm, activation, pool) runs
-	// this convolution's forward (ConvBNActPoolForward).
-	convInNext bool
+	// this convolution's forward (ConvBNActPoolForward), convBackInNext its
+	// backward too (PoolActBNConvBackward).
+	convInNext, convBackInNext bool
 }
 
 // actPoolStage is an activation and the max-pool right after it, run by
@@ -267,6 +268,9 @@ type actPoolStage struct {
 	// gather says conv is the network's first layer and the stage reads
 	// the batch from the data set itself (ConvBNActPoolForwardGather).
 	gather bool
+	// convBack says the stage's backward runs conv's too
+	// (PoolActBNConvBackward).
+	convBack bool
 }
 
 // denseStage is a fused dense block of nodes [first, last].
@@ -351,6 +355,9 @@ func fusePlan(net *Network) plan {
 			if ap := plan[k+1].actPool; ap != nil && ap.bn != nil && ap.bnNode.x == c.nd.y {
 				ap.conv, plan[k].convInNext = c, true
 				ap.gather, ap.net = k == 0 && c.nd.x == net.input, net
+				if ap.bnNode.dx != nil && ap.bnNode.dx == c.nd.dy {
+					ap.convBack, plan[k].convBackInNext = true, true
+				}
 			}
 		}
 	}
@@ -480,6 +487,9 @@ func (p plan) backward(n int) error {
 			continue
 		}
 		if c := st.conv; c != nil {
+			if st.convBackInNext {
+				continue // PoolActBNConvBackward
+			}
 			if err := c.dev.ConvBiasBackward(c.s, c.plan, n, c.nd.x, c.nd.dy, c.w.W, c.w.G, c.b.G, c.nd.dx); err != nil {
 				return fmt.Errorf("%s backward: %w", c.nd.name, err)
 			}
@@ -488,7 +498,10 @@ func (p plan) backward(n int) error {
 		if ap := st.actPool; ap != nil {
 			dev := ap.act.dev
 			var err error
-			if bn := ap.bn; bn != nil && ap.bnNode.dx != nil {
+			if bn, c := ap.bn, ap.conv; ap.convBack {
+				err = dev.PoolActBNConvBackward(bn.plan, ap.act.act, ap.pool.plan, n, ap.actNode.y, ap.poolNode.dy, ap.actNode.dx, ap.bnNode.x,
+					bn.gamma.W, bn.saveMean, bn.saveInvStd, ap.bnNode.dx, bn.gamma.G, bn.beta.G, c.s, c.plan, c.nd.x, c.w.W, c.w.G, c.b.G, c.nd.dx)
+			} else if bn != nil && ap.bnNode.dx != nil {
 				err = dev.PoolActBNBackward(bn.plan, ap.act.act, ap.pool.plan, n, ap.actNode.y, ap.poolNode.dy, ap.actNode.dx, ap.bnNode.x,
 					bn.gamma.W, bn.saveMean, bn.saveInvStd, ap.bnNode.dx, bn.gamma.G, bn.beta.G)
 			} else {

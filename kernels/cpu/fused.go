@@ -358,6 +358,24 @@ func (d *Device) PoolActBNBackward(bn kernels.BatchNorm, act kernels.Activation,
 	return bn.Backward(n, x, g, gamma, saveMean, saveInvStd, dx, dgamma, dbeta)
 }
 
+// PoolActBNConvBackward composes PoolActBNBackward and ConvBiasBackward.
+func (d *Device) PoolActBNConvBackward(bn kernels.BatchNorm, act kernels.Activation, pool kernels.MaxPool, n int, actY, dpooled, g, convY,
+	gamma, saveMean, saveInvStd, dconv, dgamma, dbeta kernels.Buffer, s kernels.ConvShape, conv kernels.Conv2D, x, w, dw, db, dx kernels.Buffer) error {
+	const op = "PoolActBNConvBackward"
+	cp, bp, pp, err := d.blockPlans(op, conv, bn, pool)
+	if err != nil {
+		return err
+	}
+	if err := kernels.CheckPoolActBNConvBackward(bp, act, pp, n, actY, dpooled, g, convY, gamma, saveMean, saveInvStd, dconv, dgamma, dbeta,
+		cp, s, x, w, dw, db, dx); err != nil {
+		return fmt.Errorf("cpu: %w", err)
+	}
+	if err := d.PoolActBNBackward(bn, act, pool, n, actY, dpooled, g, convY, gamma, saveMean, saveInvStd, dconv, dgamma, dbeta); err != nil {
+		return err
+	}
+	return d.ConvBiasBackward(s, conv, n, x, dconv, w, dw, db, dx)
+}
+
 // isNil says whether an optional buffer argument was left out.
 func isNil(b kernels.Buffer) bool {
 	if b == nil {

@@ -861,12 +861,31 @@ func (d *Device) PoolActBNBackward(bn kernels.BatchNorm, act kernels.Activation,
 		}
 		return b.Backward(n, x, g, gamma, saveMean, saveInvStd, dx, dgamma, dbeta)
 	}
+	return d.poolActBN(op, b, p, act, n, actY, dpooled, g, x, gamma, saveMean, saveInvStd, dx, dgamma, dbeta, nil)
+}
+
+// convBackward is the convolution whose backward bn_conv_backward runs
+// with the batch norm's: its plan and its buffers.
+type convBackward struct {
+	c                *conv
+	x, w, dw, db, dx *buffer
+}
+
+// poolActBN is PoolActBNBackward's two launches after its checks, or, when
+// cv is not nil, PoolActBNConvBackward's: pool_act_bn_partial_grad and then
+// bn_grad_dx, or bn_conv_backward (dx then not written).
+func (d *Device) poolActBN(op string, b *batchNorm, p *maxPool, act kernels.Activation, n int, actY, dpooled, g, x, gamma, saveMean,
+	saveInvStd, dx, dgamma, dbeta kernels.Buffer, cv *convBackward) error {
+	var err error
 	count := n * b.ch * b.spatial
 	var big [4]*buffer
 	for i, q := range []struct {
 		name string
 		b    kernels.Buffer
 	}{{"actY", actY}, {"g", g}, {"x", x}, {"dx", dx}} {
+		if cv != nil && q.name == "dx" {
+			break // not written
+		}
 		if big[i], err = d.f32(op, q.name, q.b, count); err != nil {
 			return err
 		}
@@ -895,6 +914,62 @@ func (d *Device) PoolActBNBackward(bn kernels.BatchNorm, act kernels.Activation,
 		argInt(n), argInt(b.ch), argInt(p.h), argInt(p.w), argInt(P)); err != nil {
 		return err
 	}
+	if cv != nil {
+		cs := cv.c.s
+		items := cs.OutC*cs.C*cs.K*cs.K + cs.OutC
+		if cv.dx != nil {
+			items += ceilDiv(n*cs.C*cs.H*cs.W, blockSize)
+		}
+		return d.launch(kBNConvBackward, min(items, d.maxBlocks), b.part, argPtr(xb), argPtr(gb), argPtr(sm), argPtr(si), argPtr(gm),
+			argPtr(dg), argPtr(db), argPtr(cv.x), argPtr(cv.w), argPtr(cv.dw), argPtr(cv.db), argPtr(cv.dx),
+			argInt(n), argInt(cs.C), argInt(cs.H), argInt(cs.W), argInt(cs.K), argInt(cs.OutC), argInt(P))
+	}
 	return d.launch(kBNGradDx, d.grid(count), b.part, argPtr(xb), argPtr(gb), argPtr(dxb), argPtr(sm), argPtr(si), argPtr(gm), argPtr(dg), argPtr(db),
 		argInt(n), argInt(b.ch), argInt(b.spatial), argInt(P))
+}
+
+// PoolActBNConvBackward is a conv block's backward in two launches where
+// PoolActBNBackward and ConvBiasBackward take three:
+// pool_act_bn_partial_grad and bn_conv_backward, which computes the
+// convolution's output gradient where it reads it (dconv is not written).
+// A batch norm run by cuDNN, or one of more than 256 channels, takes the
+// separate ops.
+func (d *Device) PoolActBNConvBackward(bn kernels.BatchNorm, act kernels.Activation, pool kernels.MaxPool, n int, actY, dpooled, g, convY,
+	gamma, saveMean, saveInvStd, dconv, dgamma, dbeta kernels.Buffer, s kernels.ConvShape, conv kernels.Conv2D, x, w, dw, db, dx kernels.Buffer) error {
+	const op = "PoolActBNConvBackward"
+	c, cp, bp, pp, err := d.blockPlans(op, conv, bn, pool)
+	if err != nil {
+		return err
+	}
+	if err := kernels.CheckPoolActBNConvBackward(bp, act, pp, n, actY, dpooled, g, convY, gamma, saveMean, saveInvStd, dconv, dgamma, dbeta,
+		cp, s, x, w, dw, db, dx); err != nil {
+		return fmt.Errorf("cuda: %w", err)
+	}
+	b := bn.(*batchNorm)
+	if b.cudnn || b.ch > blockSize {
+		if err := d.PoolActBNBackward(bn, act, pool, n, actY, dpooled, g, convY, gamma, saveMean, saveInvStd, dconv, dgamma, dbeta); err != nil {
+			return err
+		}
+		return d.ConvBiasBackward(s, conv, n, x, dconv, w, dw, db, dx)
+	}
+	in, _, wn := c.sizes()
+	cv := &convBackward{c: c}
+	if cv.x, err = d.f32(op, "x", x, n*in); err != nil {
+		return err
+	}
+	if cv.w, err = d.f32(op, "w", w, wn); err != nil {
+		return err
+	}
+	if cv.dw, err = d.f32(op, "dw", dw, wn); err != nil {
+		return err
+	}
+	if cv.db, err = d.f32(op, "db", db, s.OutC); err != nil {
+		return err
+	}
+	if !isNil(dx) {
+		if cv.dx, err = d.f32(op, "dx", dx, n*in); err != nil {
+			return err
+		}
+	}
+	return d.poolActBN(op, b, pool.(*maxPool), act, n, actY, dpooled, g, convY, gamma, saveMean, saveInvStd, dconv, dgamma, dbeta, cv)
 }

@@ -485,3 +485,69 @@ func TestGPUConvBNActPoolGather(t *testing.T) {
 		}
 	}
 }
+
+// TestGPUPoolActBNConvBackward checks a conv block's whole backward in one
+// op (PoolActBNConvBackward: the pool, activation and batch norm's
+// backward, then the convolution's, whose output gradient the GPU computes
+// where it reads it) against the CPU device, which composes
+// PoolActBNBackward and ConvBiasBackward, with and without the input
+// gradient.
+func TestGPUPoolActBNConvBackward(t *testing.T) {
+	g := gpu(t)
+	const n, c, ch, h, w = 5, 3, 4, 14, 14
+	s := kernels.ConvShape{C: c, H: h, W: w, K: 3, OutC: ch}
+	for _, withDx := range []bool{true, false} {
+		t.Run(fmt.Sprintf("dx%v", withDx), func(t *testing.T) {
+			e := newEnv(t, g)
+			in, out := n*ch*h*w, n*ch*(h/2)*(w/2)
+			convY, y := e.f32(e.randn(in, 2, 0.5)), e.f32(e.randn(in, 1, 0))
+			dp := e.f32(e.randn(out, 1, 0))
+			gamma := e.f32(e.randn(ch, 0.2, 1))
+			sm, si := e.f32(e.randn(ch, 0.1, 0.5)), e.f32(e.randn(ch, 0.1, 0.7))
+			gr, dconv, dg, db := e.garbage(in), e.garbage(in), e.garbage(ch), e.garbage(ch)
+			x, wt := e.f32(e.randn(n*c*h*w, 1, 0)), e.f32(e.randn(ch*c*9, 0.3, 0))
+			dw, dbias := e.garbage(ch*c*9), e.garbage(ch)
+			var dx pair
+			if withDx {
+				dx = e.garbage(n * c * h * w)
+			}
+			var plans [2]struct {
+				bn   kernels.BatchNorm
+				pool kernels.MaxPool
+				conv kernels.Conv2D
+			}
+			for i, d := range []kernels.Device{g, cpuDev()} {
+				var err error
+				if plans[i].bn, err = d.NewBatchNorm(ch, h*w, n, 1e-5, 0.1); err != nil {
+					t.Fatal(err)
+				}
+				if plans[i].pool, err = d.NewMaxPool(ch, h, w, n); err != nil {
+					t.Fatal(err)
+				}
+				if plans[i].conv, err = d.NewConv2D(s, n); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e.run("conv block backward", func(d kernels.Device, p func(pair) kernels.Buffer) error {
+				pl := plans[1]
+				if d == e.g {
+					pl = plans[0]
+				}
+				var dxb kernels.Buffer
+				if withDx {
+					dxb = p(dx)
+				}
+				return d.PoolActBNConvBackward(pl.bn, kernels.ReLU, pl.pool, n, p(y), p(dp), p(gr), p(convY), p(gamma), p(sm), p(si),
+					p(dconv), p(dg), p(db), s, pl.conv, p(x), p(wt), p(dw), p(dbias), dxb)
+			})
+			e.close("g", gr, -1, 0)
+			e.close("dgamma", dg, -1, 1e-5)
+			e.close("dbeta", db, -1, 1e-5)
+			e.close("dw", dw, -1, 1e-4)
+			e.close("db", dbias, -1, 1e-4)
+			if withDx {
+				e.close("dx", dx, -1, 1e-4)
+			}
+		})
+	}
+}

@@ -89,6 +89,7 @@ const (
 	kConvBiasStatsForward
 	kConvGatherStatsForward
 	kDenseLoss
+	kBNConvBackward
 	kTSNEAttract
 	kTSNERepulse
 	kTSNEReduce
@@ -141,6 +142,7 @@ var kernelSpecs = [numKernels]struct{ name, sig string }{
 	kConvBiasStatsForward:     {"conv_bias_stats_forward", "pppppiiiiiii"},
 	kConvGatherStatsForward:   {"conv_gather_stats_forward", "ppppppppppiiiiiiiiffip"},
 	kDenseLoss:                {"dense_loss", "ipppppppppppppiiiip"},
+	kBNConvBackward:           {"bn_conv_backward", "pppppppppppppiiiiiii"},
 	kTSNEAttract:              {"tsne_attract", "ppppppii"},
 	kTSNERepulse:              {"tsne_repulse", "pppiii"},
 	kTSNEReduce:               {"tsne_reduce", "pipipi"},

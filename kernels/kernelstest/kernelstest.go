@@ -563,6 +563,10 @@ func (s *suite) fusedPlans(t *testing.T) {
 		gamma, beta, rm, rv, sm, si, bnY, actY, pool))
 	s.good(t, "ConvBNActPoolForwardGather", d.ConvBNActPoolForwardGather(data, labels, perm, ctr, 0, 1, lab, shape, conv, bn, kernels.ReLU, mp,
 		maxN, x, wts, bias, convY, gamma, beta, rm, rv, sm, si, bnY, actY, pool))
+	s.good(t, "PoolActBNConvBackward", d.PoolActBNConvBackward(bn, kernels.ReLU, mp, maxN, actY, pool, g, convY, gamma, sm, si, dconv, dg, db,
+		shape, conv, x, wts, wts, bias, x))
+	s.good(t, "PoolActBNConvBackward without dx", d.PoolActBNConvBackward(bn, kernels.ReLU, mp, maxN, actY, pool, g, convY, gamma, sm, si,
+		dconv, dg, db, shape, conv, x, wts, wts, bias, nil))
 	s.good(t, "PoolActBNBackward", d.PoolActBNBackward(bn, kernels.ReLU, mp, maxN, actY, pool, g, convY, gamma, sm, si, dconv, dg, db))
 	block := func(s kernels.ConvShape, conv kernels.Conv2D, bn kernels.BatchNorm, act kernels.Activation, n int, y, gm kernels.Buffer) error {
 		return d.ConvBNActPoolForward(s, conv, bn, act, mp, n, x, wts, bias, y, gm, beta, rm, rv, sm, si, bnY, actY, pool)
@@ -624,6 +628,26 @@ func (s *suite) fusedPlans(t *testing.T) {
 		},
 		"PoolActBNBackward, mismatched plans": func() error {
 			return d.PoolActBNBackward(bn3, kernels.ReLU, mp, 1, actY, pool, g, convY, gamma, sm, si, dconv, dg, db)
+		},
+		"PoolActBNConvBackward with a short dw": func() error {
+			return d.PoolActBNConvBackward(bn, kernels.ReLU, mp, maxN, actY, pool, g, convY, gamma, sm, si, dconv, dg, db,
+				shape, conv, x, wts, short, bias, x)
+		},
+		"PoolActBNConvBackward with a short dx": func() error {
+			return d.PoolActBNConvBackward(bn, kernels.ReLU, mp, maxN, actY, pool, g, convY, gamma, sm, si, dconv, dg, db,
+				shape, conv, x, wts, wts, bias, short)
+		},
+		"PoolActBNConvBackward, conv and bn differ": func() error {
+			return d.PoolActBNConvBackward(bn, kernels.ReLU, mp, 1, actY, pool, g, convY, gamma, sm, si, dconv, dg, db,
+				kernels.ConvShape{C: 1, H: h, W: w, K: 3, OutC: 1}, other, x, wts, wts, bias, nil)
+		},
+		"PoolActBNConvBackward with n 0": func() error {
+			return d.PoolActBNConvBackward(bn, kernels.ReLU, mp, 0, actY, pool, g, convY, gamma, sm, si, dconv, dg, db,
+				shape, conv, x, wts, wts, bias, nil)
+		},
+		"PoolActBNConvBackward with a nil conv": func() error {
+			return d.PoolActBNConvBackward(bn, kernels.ReLU, mp, 1, actY, pool, g, convY, gamma, sm, si, dconv, dg, db,
+				shape, nil, x, wts, wts, bias, nil)
 		},
 		"PoolActBNBackward with n > maxN": func() error {
 			return d.PoolActBNBackward(bn, kernels.ReLU, mp, maxN+1, actY, pool, g, convY, gamma, sm, si, dconv, dg, db)
