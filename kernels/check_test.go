@@ -144,3 +144,132 @@ func BenchmarkChecks(b *testing.B) {
 		_ = CheckAdam(100000, 1, w, w, w, w)
 	}
 }
+
+// TestFusedChecks checks the step ops' contract (check_fused.go) on
+// hand-made shapes: each case names the argument at fault.
+func TestFusedChecks(t *testing.T) {
+	f1, f2, f4, f8 := &buf{F32, 1}, &buf{F32, 2}, &buf{F32, 4}, &buf{F32, 8}
+	u8, i2, ctr := &buf{U8, 8}, &buf{I32, 2}, &buf{I32, CtrLen}
+	pool := PoolPlan{Ch: 1, H: 2, W: 2, MaxN: 2}    // [n, 1, 2, 2] → [n, 1, 1, 1]
+	bn := BNPlan{Ch: 1, Spatial: 4, MaxN: 2}        // matches pool
+	s := ConvShape{C: 1, H: 2, W: 2, K: 1, OutC: 1} // [n, 1, 2, 2] → [n, 1, 2, 2]
+	conv := ConvPlan{S: s, MaxN: 2}
+	nan := float32(nan())
+	cases := []struct {
+		name string
+		err  error
+		want string // "" for no error
+	}{
+		{"counter ok", CheckCounter("Op", ctr), ""},
+		{"counter short", CheckCounter("Op", i2), "ctr has 2 elements, need 3"},
+		{"gather batch ok", CheckGatherBatch(2, 2, u8, u8, i2, ctr, f4, i2, 1), ""},
+		{"gather batch std inf", CheckGatherBatch(2, 2, u8, u8, i2, ctr, f4, i2, float32(1/zero())), "std is +Inf"},
+		{"gather batch short perm", CheckGatherBatch(3, 1, u8, u8, i2, ctr, f4, i2, 1), "perm has 2 elements, need 3"},
+		{"gather batch f32 ctr", CheckGatherBatch(2, 2, u8, u8, i2, f4, f4, i2, 1), "ctr is f32"},
+		{"batch range ok", CheckBatchRange("Op", []int32{0, 1, 2}, 1, 2, 3, 3), ""},
+		{"batch past perm", CheckBatchRange("Op", []int32{0, 1, 2}, 2, 2, 3, 3), "batch [2, 4) outside the permutation's 3 entries"},
+		{"batch negative offset", CheckBatchRange("Op", []int32{0, 1, 2}, -1, 1, 3, 3), "batch [-1, 0)"},
+		{"batch row past labels", CheckBatchRange("Op", []int32{0, 2}, 0, 2, 3, 2), "idx[1] = 2 outside the 2 rows"},
+		{"dropout at NaN p", CheckDropoutAt(4, nan, ctr, f4, f4, f4), "p = NaN"},
+		{"dropout at no ctr", CheckDropoutAt(4, 0.5, nil, f4, f4, f4), "ctr is nil"},
+		{"sgd at ok", CheckSGDAt(4, 0, 2, ctr, f4, f4, nil), ""},
+		{"sgd at no vel", CheckSGDAt(4, 0.9, 2, ctr, f4, f4, nil), "vel is nil"},
+		{"sgd at negative n", CheckSGDAt(4, 0, -2, ctr, f4, f4, nil), "negative batch"},
+		{"adam at short m", CheckAdamAt(4, 2, ctr, f4, f4, f2, f4), "m has 2 elements"},
+		{"set counter ok", CheckSetCounter(ctr, 64, 0), ""},
+		{"set counter big", CheckSetCounter(ctr, 0, 1<<31), "outside [0, 2147483647]"},
+		{"dense ok", CheckDenseForward(2, 2, 2, ReLU, 0.5, ctr, f4, f4, f2, f4, f4, f4), ""},
+		{"dense no dropout, nil ctr", CheckDenseForward(2, 2, 2, Tanh, 0, nil, f4, f4, f2, f4, nil, nil), ""},
+		{"dense short x", CheckDenseForward(2, 4, 1, ReLU, 0, nil, f4, f4, f1, f2, nil, nil), "x has 4 elements, need 8"},
+		{"dense unknown act", CheckDenseForward(2, 2, 2, Activation(7), 0, nil, f4, f4, f2, f4, nil, nil), "unknown activation"},
+		{"dense mask without ctr", CheckDenseForward(2, 2, 2, ReLU, 0.5, nil, f4, f4, f2, f4, f4, f4), "ctr is nil"},
+		{"dense gather ok", CheckDenseForwardGather(2, 2, 2, u8, u8, i2, ctr, 1, f4, i2, ReLU, 0, f4, f2, f4, nil, nil), ""},
+		{"dense gather std 0", CheckDenseForwardGather(2, 2, 2, u8, u8, i2, ctr, 0, f4, i2, ReLU, 0, f4, f2, f4, nil, nil), "std is 0"},
+		{"dense backward ok", CheckDenseBackward(2, 2, 2, f4, f4, f4, f4, f2, ReLU, f4, f4, f4), ""},
+		{"dense backward identity ignores a", CheckDenseBackward(2, 2, 2, f4, f4, f4, f4, f2, Identity, f1, nil, f4), ""},
+		{"dense backward short mask", CheckDenseBackward(2, 2, 2, f4, f4, f4, f4, f2, ReLU, nil, f2, f4), "mask has 2 elements"},
+		{"act pool ok", CheckActPoolForward(ReLU, pool, 2, f8, f8, f2), ""},
+		{"act pool short pooled", CheckActPoolForward(ReLU, pool, 2, f8, f8, f1), "pooled has 1 elements, need 2"},
+		{"pool act n > maxN", CheckPoolActBackward(ReLU, pool, 3, f8, f2, f8), "n = 3 outside [0, 2]"},
+		{"bn act pool ok", CheckBNActPoolForward(bn, ReLU, pool, 2, f8, f1, f1, f1, f1, f1, f1, f8, f8, f2), ""},
+		{"bn act pool mismatch", CheckBNActPoolForward(BNPlan{Ch: 2, Spatial: 4, MaxN: 2}, ReLU, pool, 1, f8, f2, f2, f2, f2, f2, f2, f8, f8, f2),
+			"do not match"},
+		{"bn act pool n 0", CheckBNActPoolForward(bn, ReLU, pool, 0, f8, f1, f1, f1, f1, f1, f1, f8, f8, f2), "n = 0 outside [1, 2]"},
+		{"bn act pool one value", CheckBNActPoolForward(BNPlan{Ch: 1, Spatial: 1, MaxN: 1}, ReLU, PoolPlan{Ch: 1, H: 1, W: 1, MaxN: 1}, 1,
+			f8, f1, f1, f1, f1, f1, f1, f8, f8, f2), "more than 1 value"},
+		{"conv bias ok", CheckConvBiasForward(conv, s, 2, f8, f1, f1, f8), ""},
+		{"conv bias other shape", CheckConvBiasForward(conv, ConvShape{C: 1, H: 2, W: 2, K: 3, OutC: 1}, 1, f8, f8, f1, f8), "the plan is for"},
+		{"conv bias n 0", CheckConvBiasForward(conv, s, 0, f8, f1, f1, f8), "n = 0 outside [1, 2]"},
+		{"conv backward short db", CheckConvBiasBackward(conv, s, 1, f4, f4, f1, f1, &buf{F32, 0}, nil), "db has 0 elements"},
+		{"conv backward short dx", CheckConvBiasBackward(conv, s, 2, f8, f8, f1, f1, f1, f4), "dx has 4 elements, need 8"},
+		{"conv block ok", CheckConvBNActPoolForward(conv, s, bn, ReLU, pool, 2, f8, f1, f1, f8, f1, f1, f1, f1, f1, f1, f8, f8, f2), ""},
+		{"conv block short convY", CheckConvBNActPoolForward(conv, s, bn, ReLU, pool, 2, f8, f1, f1, f4, f1, f1, f1, f1, f1, f1, f8, f8, f2),
+			"convY has 4 elements"},
+		{"conv block bn mismatch", CheckConvBNActPoolForward(conv, s, BNPlan{Ch: 1, Spatial: 9, MaxN: 2}, ReLU, pool, 1, f8, f1, f1, f8,
+			f1, f1, f1, f1, f1, f1, f8, f8, f2), "do not match"},
+		{"conv block gather ok", CheckConvBNActPoolForwardGather(u8, u8, i2, ctr, 1, i2, conv, s, bn, ReLU, pool, 2, f8, f1, f1, f8,
+			f1, f1, f1, f1, f1, f1, f8, f8, f2), ""},
+		{"conv block gather short labels", CheckConvBNActPoolForwardGather(u8, u8, i2, ctr, 1, &buf{I32, 1}, conv, s, bn, ReLU, pool, 2,
+			f8, f1, f1, f8, f1, f1, f1, f1, f1, f1, f8, f8, f2), "batchLabels has 1 elements, need 2"},
+		{"pool act bn ok", CheckPoolActBNBackward(bn, ReLU, pool, 2, f8, f2, f8, f8, f1, f1, f1, f8, f1, f1), ""},
+		{"pool act bn short dpooled", CheckPoolActBNBackward(bn, ReLU, pool, 2, f8, f1, f8, f8, f1, f1, f1, f8, f1, f1), "dpooled has 1"},
+		{"pool act bn u8 dgamma", CheckPoolActBNBackward(bn, ReLU, pool, 2, f8, f2, f8, f8, f1, f1, f1, f8, u8, f1), "dgamma is u8"},
+	}
+	for _, c := range cases {
+		if c.want == "" {
+			if c.err != nil {
+				t.Errorf("%s: unexpected error %v", c.name, c.err)
+			}
+			continue
+		}
+		if c.err == nil || !strings.Contains(c.err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one containing %q", c.name, c.err, c.want)
+		}
+	}
+	if err := CheckBatchRange("Op", []int32{5}, 0, 1, 3, 3); !errors.Is(err, ErrRange) {
+		t.Errorf("a bad permutation entry's error %v does not wrap ErrRange", err)
+	}
+	if err := CheckBatchRange("Op", []int32{0}, 1, 1, 3, 3); !errors.Is(err, ErrRange) {
+		t.Errorf("a batch past the permutation's error %v does not wrap ErrRange", err)
+	}
+}
+
+func zero() float64 { return 0 }
+
+// TestFusedChecksAllocateNothing checks that the step ops' passing checks
+// allocate nothing: they run on every training step.
+func TestFusedChecksAllocateNothing(t *testing.T) {
+	f1, f2, f4, f8 := &buf{F32, 1}, &buf{F32, 2}, &buf{F32, 4}, &buf{F32, 8}
+	u8, i2, ctr := &buf{U8, 8}, &buf{I32, 2}, &buf{I32, CtrLen}
+	pool, bn := PoolPlan{Ch: 1, H: 2, W: 2, MaxN: 2}, BNPlan{Ch: 1, Spatial: 4, MaxN: 2}
+	s := ConvShape{C: 1, H: 2, W: 2, K: 1, OutC: 1}
+	conv := ConvPlan{S: s, MaxN: 2}
+	perm := []int32{1, 0}
+	allocs := testing.AllocsPerRun(100, func() {
+		var errs [16]error
+		errs[0] = CheckGatherBatch(2, 2, u8, u8, i2, ctr, f4, i2, 1)
+		errs[1] = CheckBatchRange("GatherBatch", perm, 0, 2, 4, 4)
+		errs[2] = CheckDropoutAt(4, 0.5, ctr, f4, f4, f4)
+		errs[3] = CheckSGDAt(4, 0.9, 2, ctr, f4, f4, f4)
+		errs[4] = CheckAdamAt(4, 2, ctr, f4, f4, f4, f4)
+		errs[5] = CheckSetCounter(ctr, 0, 0)
+		errs[6] = CheckDenseForward(2, 2, 2, ReLU, 0.5, ctr, f4, f4, f2, f4, f4, f4)
+		errs[7] = CheckDenseForwardGather(2, 2, 2, u8, u8, i2, ctr, 1, f4, i2, ReLU, 0.5, f4, f2, f4, f4, f4)
+		errs[8] = CheckDenseBackward(2, 2, 2, f4, f4, f4, f4, f2, ReLU, f4, f4, f4)
+		errs[9] = CheckActPoolForward(ReLU, pool, 2, f8, f8, f2)
+		errs[10] = CheckPoolActBackward(ReLU, pool, 2, f8, f2, f8)
+		errs[11] = CheckBNActPoolForward(bn, ReLU, pool, 2, f8, f1, f1, f1, f1, f1, f1, f8, f8, f2)
+		errs[12] = CheckConvBiasBackward(conv, s, 2, f8, f8, f1, f1, f1, f8)
+		errs[13] = CheckConvBNActPoolForward(conv, s, bn, ReLU, pool, 2, f8, f1, f1, f8, f1, f1, f1, f1, f1, f1, f8, f8, f2)
+		errs[14] = CheckConvBNActPoolForwardGather(u8, u8, i2, ctr, 1, i2, conv, s, bn, ReLU, pool, 2, f8, f1, f1, f8, f1, f1, f1, f1, f1, f1, f8, f8, f2)
+		errs[15] = CheckPoolActBNBackward(bn, ReLU, pool, 2, f8, f2, f8, f8, f1, f1, f1, f8, f1, f1)
+		for _, err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("passing checks of the step ops allocate %v times", allocs)
+	}
+}

@@ -60,6 +60,14 @@ type StepOps interface {
 	// dx = ActBackward(act, a, (dy·W)·mask), where a nil mask is 1 and a nil
 	// a (or Identity) passes the gradient through.
 	DenseBackward(n, in, out int, dy, x, w, dw, db Buffer, act Activation, a, mask, dx Buffer) error
+	// DenseLoss is a network's last dense layer (no activation, no
+	// dropout), the loss and that layer's backward in one op:
+	// logits = x·Wᵀ + b for x [n, in], w [out, in], b [out]; then
+	// LossForward(loss, n, out, logits, labels, dlogits, lossSum, correct);
+	// then DenseBackward(n, in, out, dlogits, x, w, dw, db, act, a, mask,
+	// dx).
+	DenseLoss(loss Loss, n, in, out int, x, w, b, logits, labels, dlogits, lossSum, correct, dw, db Buffer,
+		act Activation, a, mask, dx Buffer) error
 	// ActPoolForward is ActForward and pool's Forward in one op: y =
 	// act(x) over the pool's input [n, ch, h, w], pooled = maxpool(y).
 	// pool is a plan of this device.
@@ -95,6 +103,14 @@ type StepOps interface {
 	// x is the batch norm's input, dx its gradient.
 	PoolActBNBackward(bn BatchNorm, act Activation, pool MaxPool, n int, actY, dpooled, g, x, gamma, saveMean, saveInvStd,
 		dx, dgamma, dbeta Buffer) error
+	// PoolActBNConvBackward is a conv block's backward in one op:
+	// PoolActBNBackward (g the batch norm's output gradient, dconv its input
+	// gradient, the gradient of the convolution's output convY) and then
+	// ConvBiasBackward(s, conv, n, x, dconv, w, dw, db, dx) for the
+	// convolution before the batch norm. dconv may be left unwritten (in
+	// training nothing else reads it).
+	PoolActBNConvBackward(bn BatchNorm, act Activation, pool MaxPool, n int, actY, dpooled, g, convY, gamma, saveMean, saveInvStd,
+		dconv, dgamma, dbeta Buffer, s ConvShape, conv Conv2D, x, w, dw, db, dx Buffer) error
 	// SetCounter writes offset and step into ctr, on the device's queue (no
 	// host copy), e.g. at the start of an epoch.
 	SetCounter(ctr Buffer, offset, step int) error

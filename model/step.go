@@ -53,7 +53,13 @@ func (t *Trainer) issueStep(r *Resident, n int) error {
 	if err := t.st.plan.forward(n, r, t.labels); err != nil {
 		return err
 	}
-	if err := dev.LossForward(t.loss, n, net.Classes(), net.Logits(), t.labels, net.DLogits(), t.lossSum, t.correct); err != nil {
+	if ds := t.st.plan.lossStage(); ds != nil {
+		l := ds.lin
+		if err := dev.DenseLoss(t.loss, n, l.in, l.out, l.nd.x, l.w.W, l.b.W, l.nd.y, t.labels, l.nd.dy, t.lossSum, t.correct,
+			l.w.G, l.b.G, ds.prevAct, ds.prevA, ds.prevMask, ds.dx); err != nil {
+			return fmt.Errorf("%s forward, loss and backward: %w", l.nd.name, err)
+		}
+	} else if err := dev.LossForward(t.loss, n, net.Classes(), net.Logits(), t.labels, net.DLogits(), t.lossSum, t.correct); err != nil {
 		return fmt.Errorf("loss: %w", err)
 	}
 	if err := t.st.plan.backward(n); err != nil {
@@ -244,8 +250,9 @@ type stage struct {
 	actPool *actPoolStage
 	conv    *conv // a convolution and its bias: ConvBiasForward, ConvBiasBackward
 	// convInNext says the next stage (batch norm, activation, pool) runs
-	// this convolution's forward (ConvBNActPoolForward).
-	convInNext bool
+	// this convolution's forward (ConvBNActPoolForward), convBackInNext its
+	// backward too (PoolActBNConvBackward).
+	convInNext, convBackInNext bool
 }
 
 // actPoolStage is an activation and the max-pool right after it, run by
@@ -261,6 +268,9 @@ type actPoolStage struct {
 	// gather says conv is the network's first layer and the stage reads
 	// the batch from the data set itself (ConvBNActPoolForwardGather).
 	gather bool
+	// convBack says the stage's backward runs conv's too
+	// (PoolActBNConvBackward).
+	convBack bool
 }
 
 // denseStage is a fused dense block of nodes [first, last].
@@ -275,6 +285,10 @@ type denseStage struct {
 	// gather says the block is the network's first and reads the batch
 	// from the data set itself (DenseForwardGather).
 	gather bool
+	// loss says the block is the network's last, a linear alone whose
+	// output is the logits: its forward, the loss and its backward run in
+	// one op (DenseLoss), between the other stages' forwards and backwards.
+	loss bool
 	// gradIn says the next stage's DenseBackward writes this block's
 	// linear-output gradient through its dropout and activation, so their
 	// own backward is skipped.
@@ -341,6 +355,9 @@ func fusePlan(net *Network) plan {
 			if ap := plan[k+1].actPool; ap != nil && ap.bn != nil && ap.bnNode.x == c.nd.y {
 				ap.conv, plan[k].convInNext = c, true
 				ap.gather, ap.net = k == 0 && c.nd.x == net.input, net
+				if ap.bnNode.dx != nil && ap.bnNode.dx == c.nd.dy {
+					ap.convBack, plan[k].convBackInNext = true, true
+				}
 			}
 		}
 	}
@@ -350,6 +367,8 @@ func fusePlan(net *Network) plan {
 			continue
 		}
 		ds.gather = k == 0 && ds.lin.nd.x == net.input
+		ds.loss = k == len(plan)-1 && !ds.gather && ds.actNode == nil && ds.drop == nil &&
+			ds.lin.nd.y == net.Logits() && ds.lin.nd.dy == net.dlogits
 		ds.dx, ds.prevAct = ds.lin.nd.dx, kernels.Identity
 		if k == 0 || ds.dx == nil {
 			continue
@@ -370,6 +389,15 @@ func fusePlan(net *Network) plan {
 
 // plan is a training step's stages in order.
 type plan []stage
+
+// lossStage returns the last stage when DenseLoss runs it with the loss,
+// else nil.
+func (p plan) lossStage() *denseStage {
+	if len(p) > 0 && p[len(p)-1].dense != nil && p[len(p)-1].dense.loss {
+		return p[len(p)-1].dense
+	}
+	return nil
+}
 
 // gathers says the first stage gathers the batch itself.
 func (p plan) gathers() bool {
@@ -424,6 +452,9 @@ func (p plan) forward(n int, r *Resident, labels kernels.Buffer) error {
 			continue
 		}
 		ds := st.dense
+		if ds.loss {
+			continue // DenseLoss
+		}
 		l := ds.lin
 		var mask, y kernels.Buffer
 		var pr float32
@@ -456,6 +487,9 @@ func (p plan) backward(n int) error {
 			continue
 		}
 		if c := st.conv; c != nil {
+			if st.convBackInNext {
+				continue // PoolActBNConvBackward
+			}
 			if err := c.dev.ConvBiasBackward(c.s, c.plan, n, c.nd.x, c.nd.dy, c.w.W, c.w.G, c.b.G, c.nd.dx); err != nil {
 				return fmt.Errorf("%s backward: %w", c.nd.name, err)
 			}
@@ -464,7 +498,10 @@ func (p plan) backward(n int) error {
 		if ap := st.actPool; ap != nil {
 			dev := ap.act.dev
 			var err error
-			if bn := ap.bn; bn != nil && ap.bnNode.dx != nil {
+			if bn, c := ap.bn, ap.conv; ap.convBack {
+				err = dev.PoolActBNConvBackward(bn.plan, ap.act.act, ap.pool.plan, n, ap.actNode.y, ap.poolNode.dy, ap.actNode.dx, ap.bnNode.x,
+					bn.gamma.W, bn.saveMean, bn.saveInvStd, ap.bnNode.dx, bn.gamma.G, bn.beta.G, c.s, c.plan, c.nd.x, c.w.W, c.w.G, c.b.G, c.nd.dx)
+			} else if bn != nil && ap.bnNode.dx != nil {
 				err = dev.PoolActBNBackward(bn.plan, ap.act.act, ap.pool.plan, n, ap.actNode.y, ap.poolNode.dy, ap.actNode.dx, ap.bnNode.x,
 					bn.gamma.W, bn.saveMean, bn.saveInvStd, ap.bnNode.dx, bn.gamma.G, bn.beta.G)
 			} else {
@@ -479,6 +516,9 @@ func (p plan) backward(n int) error {
 			continue
 		}
 		ds := st.dense
+		if ds.loss {
+			continue // DenseLoss
+		}
 		if !ds.gradIn {
 			if ds.drop != nil {
 				if err := ds.drop.backward(n); err != nil {

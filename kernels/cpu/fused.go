@@ -19,11 +19,8 @@ func (d *Device) counter(op string, ctr kernels.Buffer) ([]int32, error) {
 // GatherBatch gathers the n samples perm lists from ctr[CtrOffset] on.
 func (d *Device) GatherBatch(n, dim int, data, labels, perm, ctr, images, batchLabels kernels.Buffer, mean, std float32) error {
 	const op = "GatherBatch"
-	if n < 0 || dim < 0 {
-		return fmt.Errorf("cpu: %s: negative size n=%d d=%d", op, n, dim)
-	}
-	if std == 0 {
-		return fmt.Errorf("cpu: %s: std is 0", op)
+	if err := kernels.CheckGatherBatch(n, dim, data, labels, perm, ctr, images, batchLabels, std); err != nil {
+		return fmt.Errorf("cpu: %w", err)
 	}
 	c, err := d.counter(op, ctr)
 	if err != nil {
@@ -41,13 +38,14 @@ func (d *Device) GatherBatch(n, dim int, data, labels, perm, ctr, images, batchL
 	if err != nil {
 		return err
 	}
-	if pb.dt != kernels.I32 {
-		return fmt.Errorf("cpu: %s: perm is %v, want i32", op, pb.dt)
-	}
 	ps := pb.i32
 	off := int(c[kernels.CtrOffset])
-	if off < 0 || off+n > len(ps) {
-		return fmt.Errorf("cpu: %s: batch [%d, %d) outside the permutation's %d entries", op, off, off+n, len(ps))
+	rows := 0
+	if dim > 0 {
+		rows = len(ds) / dim
+	}
+	if err := kernels.CheckBatchRange(op, ps, off, n, rows, len(ls)); err != nil {
+		return fmt.Errorf("cpu: %w", err)
 	}
 	is := ps[off : off+n : off+n]
 	out, err := d.f32(op, "images", images, n*dim)
@@ -57,15 +55,6 @@ func (d *Device) GatherBatch(n, dim int, data, labels, perm, ctr, images, batchL
 	lo, err := d.i32(op, "batchLabels", batchLabels, n)
 	if err != nil {
 		return err
-	}
-	rows := 0
-	if dim > 0 {
-		rows = len(ds) / dim
-	}
-	for i, r := range is {
-		if r < 0 || int(r) >= rows || int(r) >= len(ls) {
-			return fmt.Errorf("cpu: %s: perm[%d] = %d outside the data set's %d rows", op, off+i, r, min(rows, len(ls)))
-		}
 	}
 	t := &d.gather
 	for v := range t.lut {
@@ -82,6 +71,9 @@ func (d *Device) GatherBatch(n, dim int, data, labels, perm, ctr, images, batchL
 
 // DropoutForwardAt is DropoutForward at step ctr[CtrStep]<<8 | sub.
 func (d *Device) DropoutForwardAt(count int, p float32, seed, sub uint64, ctr, x, mask, y kernels.Buffer) error {
+	if err := kernels.CheckDropoutAt(count, p, ctr, x, mask, y); err != nil {
+		return fmt.Errorf("cpu: %w", err)
+	}
 	c, err := d.counter("DropoutForwardAt", ctr)
 	if err != nil {
 		return err
@@ -91,6 +83,9 @@ func (d *Device) DropoutForwardAt(count int, p float32, seed, sub uint64, ctr, x
 
 // SGDAt is SGD, then the counter's advance by a batch of n.
 func (d *Device) SGDAt(count int, lr, momentum, wd float32, n int, ctr, params, grads, vel kernels.Buffer) error {
+	if err := kernels.CheckSGDAt(count, momentum, n, ctr, params, grads, vel); err != nil {
+		return fmt.Errorf("cpu: %w", err)
+	}
 	c, err := d.counter("SGDAt", ctr)
 	if err != nil {
 		return err
@@ -104,6 +99,9 @@ func (d *Device) SGDAt(count int, lr, momentum, wd float32, n int, ctr, params, 
 
 // AdamAt is Adam at step ctr[CtrStep] + 1, then the counter's advance.
 func (d *Device) AdamAt(count int, lr, beta1, beta2, eps, wd float32, n int, ctr, params, grads, m, v kernels.Buffer) error {
+	if err := kernels.CheckAdamAt(count, n, ctr, params, grads, m, v); err != nil {
+		return fmt.Errorf("cpu: %w", err)
+	}
 	c, err := d.counter("AdamAt", ctr)
 	if err != nil {
 		return err
@@ -123,6 +121,9 @@ func advance(c []int32, n int) {
 
 // SetCounter writes offset and step into ctr.
 func (d *Device) SetCounter(ctr kernels.Buffer, offset, step int) error {
+	if err := kernels.CheckSetCounter(ctr, offset, step); err != nil {
+		return fmt.Errorf("cpu: %w", err)
+	}
 	c, err := d.counter("SetCounter", ctr)
 	if err != nil {
 		return err
@@ -134,6 +135,9 @@ func (d *Device) SetCounter(ctr kernels.Buffer, offset, step int) error {
 // DenseForward composes Gemm, AddBias, ActForward and DropoutForwardAt,
 // which give the same bits as the separate layers.
 func (d *Device) DenseForward(n, in, out int, act kernels.Activation, p float32, seed, sub uint64, ctr, x, w, b, a, mask, y kernels.Buffer) error {
+	if err := kernels.CheckDenseForward(n, in, out, act, p, ctr, x, w, b, a, mask, y); err != nil {
+		return fmt.Errorf("cpu: %w", err)
+	}
 	if err := d.Gemm(false, true, n, out, in, 1, x, w, 0, a); err != nil {
 		return err
 	}
@@ -154,6 +158,9 @@ func (d *Device) DenseForward(n, in, out int, act kernels.Activation, p float32,
 // DenseForwardGather composes GatherBatch and DenseForward.
 func (d *Device) DenseForwardGather(n, in, out int, data, labels, perm, ctr kernels.Buffer, mean, std float32, x, batchLabels kernels.Buffer,
 	act kernels.Activation, p float32, seed, sub uint64, w, b, a, mask, y kernels.Buffer) error {
+	if err := kernels.CheckDenseForwardGather(n, in, out, data, labels, perm, ctr, std, x, batchLabels, act, p, w, b, a, mask, y); err != nil {
+		return fmt.Errorf("cpu: %w", err)
+	}
 	if err := d.GatherBatch(n, in, data, labels, perm, ctr, x, batchLabels, mean, std); err != nil {
 		return err
 	}
@@ -162,6 +169,9 @@ func (d *Device) DenseForwardGather(n, in, out int, data, labels, perm, ctr kern
 
 // DenseBackward composes Gemm, BiasGrad, Mul and ActBackward.
 func (d *Device) DenseBackward(n, in, out int, dy, x, w, dw, db kernels.Buffer, act kernels.Activation, a, mask, dx kernels.Buffer) error {
+	if err := kernels.CheckDenseBackward(n, in, out, dy, x, w, dw, db, act, a, mask, dx); err != nil {
+		return fmt.Errorf("cpu: %w", err)
+	}
 	if err := d.Gemm(true, false, out, in, n, 1, dy, x, 0, dw); err != nil {
 		return err
 	}
@@ -185,11 +195,32 @@ func (d *Device) DenseBackward(n, in, out int, dy, x, w, dw, db kernels.Buffer, 
 	return d.ActBackward(act, n*in, a, a, dx, dx)
 }
 
+// DenseLoss composes Gemm, AddBias, LossForward and DenseBackward.
+func (d *Device) DenseLoss(loss kernels.Loss, n, in, out int, x, w, b, logits, labels, dlogits, lossSum, correct, dw, db kernels.Buffer,
+	act kernels.Activation, a, mask, dx kernels.Buffer) error {
+	if err := kernels.CheckDenseLoss(loss, n, in, out, x, w, b, logits, labels, dlogits, lossSum, correct, dw, db, act, a, mask, dx); err != nil {
+		return fmt.Errorf("cpu: %w", err)
+	}
+	if err := d.Gemm(false, true, n, out, in, 1, x, w, 0, logits); err != nil {
+		return err
+	}
+	if err := d.AddBias(n, out, 1, logits, b); err != nil {
+		return err
+	}
+	if err := d.LossForward(loss, n, out, logits, labels, dlogits, lossSum, correct); err != nil {
+		return err
+	}
+	return d.DenseBackward(n, in, out, dlogits, x, w, dw, db, act, a, mask, dx)
+}
+
 // ActPoolForward composes ActForward and pool.Forward.
 func (d *Device) ActPoolForward(act kernels.Activation, pool kernels.MaxPool, n int, x, y, pooled kernels.Buffer) error {
-	p, ok := pool.(*maxPool)
-	if !ok || p.d != d {
-		return fmt.Errorf("cpu: ActPoolForward: pool is %T, not a max-pool of this device", pool)
+	p, pp, err := d.poolPlan("ActPoolForward", pool)
+	if err != nil {
+		return err
+	}
+	if err := kernels.CheckActPoolForward(act, pp, n, x, y, pooled); err != nil {
+		return fmt.Errorf("cpu: %w", err)
 	}
 	if err := d.ActForward(act, n*p.ch*p.h*p.w, x, y); err != nil {
 		return err
@@ -200,6 +231,18 @@ func (d *Device) ActPoolForward(act kernels.Activation, pool kernels.MaxPool, n 
 // BNActPoolForward composes bn.ForwardTrain and ActPoolForward.
 func (d *Device) BNActPoolForward(bn kernels.BatchNorm, act kernels.Activation, pool kernels.MaxPool, n int, x, gamma, beta, runMean, runVar,
 	saveMean, saveInvStd, bnY, actY, pooled kernels.Buffer) error {
+	const op = "BNActPoolForward"
+	_, bp, err := d.bnPlan(op, bn)
+	if err != nil {
+		return err
+	}
+	_, pp, err := d.poolPlan(op, pool)
+	if err != nil {
+		return err
+	}
+	if err := kernels.CheckBNActPoolForward(bp, act, pp, n, x, gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled); err != nil {
+		return fmt.Errorf("cpu: %w", err)
+	}
 	if err := bn.ForwardTrain(n, x, gamma, beta, runMean, runVar, bnY, saveMean, saveInvStd); err != nil {
 		return err
 	}
@@ -208,9 +251,12 @@ func (d *Device) BNActPoolForward(bn kernels.BatchNorm, act kernels.Activation, 
 
 // PoolActBackward composes pool.Backward and ActBackward (in place).
 func (d *Device) PoolActBackward(act kernels.Activation, pool kernels.MaxPool, n int, y, dpooled, dx kernels.Buffer) error {
-	p, ok := pool.(*maxPool)
-	if !ok || p.d != d {
-		return fmt.Errorf("cpu: PoolActBackward: pool is %T, not a max-pool of this device", pool)
+	p, pp, err := d.poolPlan("PoolActBackward", pool)
+	if err != nil {
+		return err
+	}
+	if err := kernels.CheckPoolActBackward(act, pp, n, y, dpooled, dx); err != nil {
+		return fmt.Errorf("cpu: %w", err)
 	}
 	// Backward checks its pooled output's size but does not read it:
 	// dpooled has that size.
@@ -222,6 +268,13 @@ func (d *Device) PoolActBackward(act kernels.Activation, pool kernels.MaxPool, n
 
 // ConvBiasForward composes conv.Forward and AddBias.
 func (d *Device) ConvBiasForward(s kernels.ConvShape, conv kernels.Conv2D, n int, x, w, b, y kernels.Buffer) error {
+	cp, err := d.convPlan("ConvBiasForward", conv)
+	if err != nil {
+		return err
+	}
+	if err := kernels.CheckConvBiasForward(cp, s, n, x, w, b, y); err != nil {
+		return fmt.Errorf("cpu: %w", err)
+	}
 	if err := conv.Forward(n, x, w, y); err != nil {
 		return err
 	}
@@ -230,6 +283,13 @@ func (d *Device) ConvBiasForward(s kernels.ConvShape, conv kernels.Conv2D, n int
 
 // ConvBiasBackward composes BiasGrad, conv.BackwardFilter and BackwardData.
 func (d *Device) ConvBiasBackward(s kernels.ConvShape, conv kernels.Conv2D, n int, x, dy, w, dw, db, dx kernels.Buffer) error {
+	cp, err := d.convPlan("ConvBiasBackward", conv)
+	if err != nil {
+		return err
+	}
+	if err := kernels.CheckConvBiasBackward(cp, s, n, x, dy, w, dw, db, dx); err != nil {
+		return fmt.Errorf("cpu: %w", err)
+	}
 	if err := d.BiasGrad(n, s.OutC, s.H*s.W, dy, db); err != nil {
 		return err
 	}
@@ -245,6 +305,14 @@ func (d *Device) ConvBiasBackward(s kernels.ConvShape, conv kernels.Conv2D, n in
 // ConvBNActPoolForward composes ConvBiasForward and BNActPoolForward.
 func (d *Device) ConvBNActPoolForward(s kernels.ConvShape, conv kernels.Conv2D, bn kernels.BatchNorm, act kernels.Activation, pool kernels.MaxPool,
 	n int, x, w, b, convY, gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled kernels.Buffer) error {
+	cp, bp, pp, err := d.blockPlans("ConvBNActPoolForward", conv, bn, pool)
+	if err != nil {
+		return err
+	}
+	if err := kernels.CheckConvBNActPoolForward(cp, s, bp, act, pp, n, x, w, b, convY, gamma, beta, runMean, runVar,
+		saveMean, saveInvStd, bnY, actY, pooled); err != nil {
+		return fmt.Errorf("cpu: %w", err)
+	}
 	if err := d.ConvBiasForward(s, conv, n, x, w, b, convY); err != nil {
 		return err
 	}
@@ -255,6 +323,14 @@ func (d *Device) ConvBNActPoolForward(s kernels.ConvShape, conv kernels.Conv2D, 
 func (d *Device) ConvBNActPoolForwardGather(data, labels, perm, ctr kernels.Buffer, mean, std float32, batchLabels kernels.Buffer,
 	s kernels.ConvShape, conv kernels.Conv2D, bn kernels.BatchNorm, act kernels.Activation, pool kernels.MaxPool, n int,
 	x, w, b, convY, gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled kernels.Buffer) error {
+	cp, bp, pp, err := d.blockPlans("ConvBNActPoolForwardGather", conv, bn, pool)
+	if err != nil {
+		return err
+	}
+	if err := kernels.CheckConvBNActPoolForwardGather(data, labels, perm, ctr, std, batchLabels, cp, s, bp, act, pp, n, x, w, b, convY,
+		gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled); err != nil {
+		return fmt.Errorf("cpu: %w", err)
+	}
 	if err := d.GatherBatch(n, s.C*s.H*s.W, data, labels, perm, ctr, x, batchLabels, mean, std); err != nil {
 		return err
 	}
@@ -264,10 +340,40 @@ func (d *Device) ConvBNActPoolForwardGather(data, labels, perm, ctr kernels.Buff
 // PoolActBNBackward composes PoolActBackward and bn.Backward.
 func (d *Device) PoolActBNBackward(bn kernels.BatchNorm, act kernels.Activation, pool kernels.MaxPool, n int, actY, dpooled, g, x, gamma,
 	saveMean, saveInvStd, dx, dgamma, dbeta kernels.Buffer) error {
+	const op = "PoolActBNBackward"
+	_, bp, err := d.bnPlan(op, bn)
+	if err != nil {
+		return err
+	}
+	_, pp, err := d.poolPlan(op, pool)
+	if err != nil {
+		return err
+	}
+	if err := kernels.CheckPoolActBNBackward(bp, act, pp, n, actY, dpooled, g, x, gamma, saveMean, saveInvStd, dx, dgamma, dbeta); err != nil {
+		return fmt.Errorf("cpu: %w", err)
+	}
 	if err := d.PoolActBackward(act, pool, n, actY, dpooled, g); err != nil {
 		return err
 	}
 	return bn.Backward(n, x, g, gamma, saveMean, saveInvStd, dx, dgamma, dbeta)
+}
+
+// PoolActBNConvBackward composes PoolActBNBackward and ConvBiasBackward.
+func (d *Device) PoolActBNConvBackward(bn kernels.BatchNorm, act kernels.Activation, pool kernels.MaxPool, n int, actY, dpooled, g, convY,
+	gamma, saveMean, saveInvStd, dconv, dgamma, dbeta kernels.Buffer, s kernels.ConvShape, conv kernels.Conv2D, x, w, dw, db, dx kernels.Buffer) error {
+	const op = "PoolActBNConvBackward"
+	cp, bp, pp, err := d.blockPlans(op, conv, bn, pool)
+	if err != nil {
+		return err
+	}
+	if err := kernels.CheckPoolActBNConvBackward(bp, act, pp, n, actY, dpooled, g, convY, gamma, saveMean, saveInvStd, dconv, dgamma, dbeta,
+		cp, s, x, w, dw, db, dx); err != nil {
+		return fmt.Errorf("cpu: %w", err)
+	}
+	if err := d.PoolActBNBackward(bn, act, pool, n, actY, dpooled, g, convY, gamma, saveMean, saveInvStd, dconv, dgamma, dbeta); err != nil {
+		return err
+	}
+	return d.ConvBiasBackward(s, conv, n, x, dconv, w, dw, db, dx)
 }
 
 // isNil says whether an optional buffer argument was left out.
@@ -277,4 +383,45 @@ func isNil(b kernels.Buffer) bool {
 	}
 	cb, ok := b.(*Buffer)
 	return ok && cb == nil
+}
+
+// poolPlan returns pool as a max-pool of this device, and its shape.
+func (d *Device) poolPlan(op string, pool kernels.MaxPool) (*maxPool, kernels.PoolPlan, error) {
+	p, ok := pool.(*maxPool)
+	if !ok || p == nil || p.d != d {
+		return nil, kernels.PoolPlan{}, fmt.Errorf("cpu: %s: pool is %T, not a max-pool of this device", op, pool)
+	}
+	return p, kernels.PoolPlan{Ch: p.ch, H: p.h, W: p.w, MaxN: p.maxN}, nil
+}
+
+// bnPlan returns bn as a batch norm of this device, and its shape.
+func (d *Device) bnPlan(op string, bn kernels.BatchNorm) (*batchNorm, kernels.BNPlan, error) {
+	b, ok := bn.(*batchNorm)
+	if !ok || b == nil || b.d != d {
+		return nil, kernels.BNPlan{}, fmt.Errorf("cpu: %s: bn is %T, not a batch norm of this device", op, bn)
+	}
+	return b, kernels.BNPlan{Ch: b.ch, Spatial: b.spatial, MaxN: b.maxN}, nil
+}
+
+// convPlan returns the shape of conv, a convolution of this device.
+func (d *Device) convPlan(op string, conv kernels.Conv2D) (kernels.ConvPlan, error) {
+	c, ok := conv.(*conv2D)
+	if !ok || c == nil || c.d != d {
+		return kernels.ConvPlan{}, fmt.Errorf("cpu: %s: conv is %T, not a convolution of this device", op, conv)
+	}
+	return kernels.ConvPlan{S: c.s, MaxN: c.maxN}, nil
+}
+
+// blockPlans returns the shapes of a conv block's plans, all of this device.
+func (d *Device) blockPlans(op string, conv kernels.Conv2D, bn kernels.BatchNorm, pool kernels.MaxPool) (kernels.ConvPlan, kernels.BNPlan, kernels.PoolPlan, error) {
+	cp, err := d.convPlan(op, conv)
+	if err != nil {
+		return cp, kernels.BNPlan{}, kernels.PoolPlan{}, err
+	}
+	_, bp, err := d.bnPlan(op, bn)
+	if err != nil {
+		return cp, bp, kernels.PoolPlan{}, err
+	}
+	_, pp, err := d.poolPlan(op, pool)
+	return cp, bp, pp, err
 }

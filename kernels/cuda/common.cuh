@@ -21,7 +21,8 @@ typedef unsigned char u8;
 #define RANGE_GATHER_IMAGES 0
 #define RANGE_GATHER_LABELS 1
 #define RANGE_LOSS_LABELS 2
-#define RANGE_FLAGS 3
+#define RANGE_GATHER_BATCH 3
+#define RANGE_FLAGS 4
 
 // GRID_STRIDE(i, n) loops i over [0, n) across the whole grid.
 #define GRID_STRIDE(i, n) \
@@ -42,5 +43,22 @@ __device__ double block_sum_d(double v, double* sh)
     }
     double r = sh[0];
     __syncthreads(); // sh may be reused right after
+    return r;
+}
+
+// batch_row returns the data set row of sample i of the batch at off into
+// perm, or -1 after raising flags[RANGE_GATHER_BATCH] when the batch runs
+// past perm (permLen entries) or the entry is not one of the rows.
+__device__ i64 batch_row(const int* perm, int off, i64 i, int permLen, int rows, int* flags)
+{
+    if (off + i < 0 || off + i >= permLen) {
+        flags[RANGE_GATHER_BATCH] = 1;
+        return -1;
+    }
+    int r = perm[off + i];
+    if (r < 0 || r >= rows) {
+        flags[RANGE_GATHER_BATCH] = 1;
+        return -1;
+    }
     return r;
 }

@@ -16,16 +16,15 @@ func (d *Device) counter(op string, ctr kernels.Buffer) (*buffer, error) {
 }
 
 // GatherBatch gathers the n samples perm lists from ctr[CtrOffset] on
-// into images and batchLabels, in one kernel. The offset is on the device
-// and is not checked on the host; positions past the end of perm are not
-// read (their rows keep what they held).
+// into images and batchLabels, in one kernel. The offset and perm's
+// entries are on the device: a batch past the end of perm, or an entry
+// outside the data set, is not read (its row keeps what it held) but
+// flagged, and the next Sync or Download returns an error wrapping
+// kernels.ErrRange (rangecheck.go).
 func (d *Device) GatherBatch(n, dim int, data, labels, perm, ctr, images, batchLabels kernels.Buffer, mean, std float32) error {
 	const op = "GatherBatch"
-	if n < 0 || dim < 0 {
-		return fmt.Errorf("cuda: %s: negative size n=%d d=%d", op, n, dim)
-	}
-	if std == 0 {
-		return fmt.Errorf("cuda: %s: std is 0", op)
+	if err := kernels.CheckGatherBatch(n, dim, data, labels, perm, ctr, images, batchLabels, std); err != nil {
+		return fmt.Errorf("cuda: %w", err)
 	}
 	cb, err := d.counter(op, ctr)
 	if err != nil {
@@ -59,15 +58,15 @@ func (d *Device) GatherBatch(n, dim int, data, labels, perm, ctr, images, batchL
 	}
 	defer d.leave()
 	return d.launch(kGatherBatch, d.grid(n*dim), argPtr(db), argPtr(lb), argPtr(pb), argPtr(cb), argPtr(ob), argPtr(yb),
-		argInt(n), argInt(dim), argInt(pb.n), argF32(mean), argF32(std))
+		argInt(n), argInt(dim), argInt(pb.n), argF32(mean), argF32(std), argInt(batchRows(db, lb, dim)), argPtr(d.rng.buf))
 }
 
 // DropoutForwardAt is DropoutForward with the generator's step
 // ctr[CtrStep]<<8 | sub, the key computed on the device.
 func (d *Device) DropoutForwardAt(count int, p float32, seed, sub uint64, ctr, x, mask, y kernels.Buffer) error {
 	const op = "DropoutForwardAt"
-	if !(p >= 0 && p <= 1) {
-		return fmt.Errorf("cuda: %s: p = %v outside [0, 1]", op, p)
+	if err := kernels.CheckDropoutAt(count, p, ctr, x, mask, y); err != nil {
+		return fmt.Errorf("cuda: %w", err)
 	}
 	cb, err := d.counter(op, ctr)
 	if err != nil {
@@ -104,6 +103,9 @@ func (d *Device) DropoutForwardAt(count int, p float32, seed, sub uint64, ctr, x
 // launch (the last block to finish advances it).
 func (d *Device) SGDAt(count int, lr, momentum, wd float32, n int, ctr, params, grads, vel kernels.Buffer) error {
 	const op = "SGDAt"
+	if err := kernels.CheckSGDAt(count, momentum, n, ctr, params, grads, vel); err != nil {
+		return fmt.Errorf("cuda: %w", err)
+	}
 	cb, err := d.counter(op, ctr)
 	if err != nil {
 		return err
@@ -134,6 +136,9 @@ func (d *Device) SGDAt(count int, lr, momentum, wd float32, n int, ctr, params, 
 // in double on the device, then the counter's advance, in one launch.
 func (d *Device) AdamAt(count int, lr, beta1, beta2, eps, wd float32, n int, ctr, params, grads, m, v kernels.Buffer) error {
 	const op = "AdamAt"
+	if err := kernels.CheckAdamAt(count, n, ctr, params, grads, m, v); err != nil {
+		return fmt.Errorf("cuda: %w", err)
+	}
 	cb, err := d.counter(op, ctr)
 	if err != nil {
 		return err
@@ -166,6 +171,9 @@ func (d *Device) AdamAt(count int, lr, beta1, beta2, eps, wd float32, n int, ctr
 // one-thread kernel
 // (queued like any op: no host copy, no wait).
 func (d *Device) SetCounter(ctr kernels.Buffer, offset, step int) error {
+	if err := kernels.CheckSetCounter(ctr, offset, step); err != nil {
+		return fmt.Errorf("cuda: %w", err)
+	}
 	cb, err := d.counter("SetCounter", ctr)
 	if err != nil {
 		return err
@@ -181,11 +189,8 @@ func (d *Device) SetCounter(ctr kernels.Buffer, offset, step int) error {
 // launch of dense_forward (tiled fp32 GEMM, TF32 never used).
 func (d *Device) DenseForward(n, in, out int, act kernels.Activation, p float32, seed, sub uint64, ctr, x, w, b, a, mask, y kernels.Buffer) error {
 	const op = "DenseForward"
-	if n < 0 || in < 0 || out < 0 {
-		return fmt.Errorf("cuda: %s: negative shape n=%d in=%d out=%d", op, n, in, out)
-	}
-	if act < kernels.ReLU || act > kernels.Identity {
-		return fmt.Errorf("cuda: %s: unknown activation %v", op, act)
+	if err := kernels.CheckDenseForward(n, in, out, act, p, ctr, x, w, b, a, mask, y); err != nil {
+		return fmt.Errorf("cuda: %w", err)
 	}
 	xb, err := d.f32(op, "x", x, n*in)
 	if err != nil {
@@ -206,9 +211,6 @@ func (d *Device) DenseForward(n, in, out int, act kernels.Activation, p float32,
 	var mb, yb, cb *buffer
 	var scale float32
 	if !isNil(mask) {
-		if !(p >= 0 && p <= 1) {
-			return fmt.Errorf("cuda: %s: p = %v outside [0, 1]", op, p)
-		}
 		if mb, err = d.f32(op, "mask", mask, n*out); err != nil {
 			return err
 		}
@@ -242,11 +244,8 @@ const denseTile = 16
 // activation) in one launch of dense_backward.
 func (d *Device) DenseBackward(n, in, out int, dy, x, w, dw, db kernels.Buffer, act kernels.Activation, a, mask, dx kernels.Buffer) error {
 	const op = "DenseBackward"
-	if n < 0 || in < 0 || out < 0 {
-		return fmt.Errorf("cuda: %s: negative shape n=%d in=%d out=%d", op, n, in, out)
-	}
-	if act < kernels.ReLU || act > kernels.Identity {
-		return fmt.Errorf("cuda: %s: unknown activation %v", op, act)
+	if err := kernels.CheckDenseBackward(n, in, out, dy, x, w, dw, db, act, a, mask, dx); err != nil {
+		return fmt.Errorf("cuda: %w", err)
 	}
 	dyb, err := d.f32(op, "dy", dy, n*out)
 	if err != nil {
@@ -299,19 +298,79 @@ func (d *Device) DenseBackward(n, in, out int, dy, x, w, dw, db kernels.Buffer, 
 		argPtr(ab), argPtr(mb), argInt(n), argInt(in), argInt(out), argInt(int(act)))
 }
 
+// denseLossWork is the most multiply-adds (n·in·out) DenseLoss runs in
+// its one block; a larger layer takes the separate kernels.
+const denseLossWork = 1 << 20
+
+// DenseLoss is the last dense layer, the loss and the layer's backward in
+// one launch of dense_loss (a single block: the layer is small, and the
+// block's barriers stand in for the two kernel boundaries), or, for a layer
+// of more than denseLossWork multiply-adds, DenseForward, LossForward and
+// DenseBackward.
+func (d *Device) DenseLoss(loss kernels.Loss, n, in, out int, x, w, b, logits, labels, dlogits, lossSum, correct, dw, db kernels.Buffer,
+	act kernels.Activation, a, mask, dx kernels.Buffer) error {
+	const op = "DenseLoss"
+	if err := kernels.CheckDenseLoss(loss, n, in, out, x, w, b, logits, labels, dlogits, lossSum, correct, dw, db, act, a, mask, dx); err != nil {
+		return fmt.Errorf("cuda: %w", err)
+	}
+	if n == 0 || n*in*out > denseLossWork {
+		if err := d.DenseForward(n, in, out, kernels.Identity, 0, 0, 0, nil, x, w, b, logits, nil, nil); err != nil {
+			return err
+		}
+		if err := d.LossForward(loss, n, out, logits, labels, dlogits, lossSum, correct); err != nil {
+			return err
+		}
+		return d.DenseBackward(n, in, out, dlogits, x, w, dw, db, act, a, mask, dx)
+	}
+	var bufs [9]*buffer
+	var err error
+	for i, q := range []struct {
+		name string
+		b    kernels.Buffer
+		n    int
+	}{{"x", x, n * in}, {"w", w, out * in}, {"b", b, out}, {"logits", logits, n * out}, {"dlogits", dlogits, n * out},
+		{"lossSum", lossSum, 1}, {"correct", correct, 1}, {"dw", dw, out * in}, {"db", db, out}} {
+		if bufs[i], err = d.f32(op, q.name, q.b, q.n); err != nil {
+			return err
+		}
+	}
+	lb, err := d.buf(op, "labels", labels, kernels.I32, n)
+	if err != nil {
+		return err
+	}
+	var dxb, ab, mb *buffer
+	if !isNil(dx) {
+		if dxb, err = d.f32(op, "dx", dx, n*in); err != nil {
+			return err
+		}
+		if !isNil(a) && act != kernels.Identity {
+			if ab, err = d.f32(op, "a", a, n*in); err != nil {
+				return err
+			}
+		}
+		if !isNil(mask) {
+			if mb, err = d.f32(op, "mask", mask, n*in); err != nil {
+				return err
+			}
+		}
+	}
+	xb, wb, bb, zb, gb, sb, cb, dwb, dbb := bufs[0], bufs[1], bufs[2], bufs[3], bufs[4], bufs[5], bufs[6], bufs[7], bufs[8]
+	if err := d.enter(); err != nil {
+		return err
+	}
+	defer d.leave()
+	return d.launch(kDenseLoss, 1, argInt(int(loss)), argPtr(xb), argPtr(wb), argPtr(bb), argPtr(zb), argPtr(lb), argPtr(gb),
+		argPtr(sb), argPtr(cb), argPtr(dwb), argPtr(dbb), argPtr(dxb), argPtr(ab), argPtr(mb), argInt(n), argInt(in), argInt(out),
+		argInt(int(act)), argPtr(d.rng.buf))
+}
+
 // DenseForwardGather is GatherBatch and DenseForward in one launch of
 // dense_forward_gather.
 func (d *Device) DenseForwardGather(n, in, out int, data, labels, perm, ctr kernels.Buffer, mean, std float32, x, batchLabels kernels.Buffer,
 	act kernels.Activation, p float32, seed, sub uint64, w, b, a, mask, y kernels.Buffer) error {
 	const op = "DenseForwardGather"
-	if n < 0 || in < 0 || out < 0 {
-		return fmt.Errorf("cuda: %s: negative shape n=%d in=%d out=%d", op, n, in, out)
-	}
-	if act < kernels.ReLU || act > kernels.Identity {
-		return fmt.Errorf("cuda: %s: unknown activation %v", op, act)
-	}
-	if std == 0 {
-		return fmt.Errorf("cuda: %s: std is 0", op)
+	if err := kernels.CheckDenseForwardGather(n, in, out, data, labels, perm, ctr, std, x, batchLabels, act, p, w, b, a, mask, y); err != nil {
+		return fmt.Errorf("cuda: %w", err)
 	}
 	cb, err := d.counter(op, ctr)
 	if err != nil {
@@ -352,9 +411,6 @@ func (d *Device) DenseForwardGather(n, in, out int, data, labels, perm, ctr kern
 	var mb, yb *buffer
 	var scale float32
 	if !isNil(mask) {
-		if !(p >= 0 && p <= 1) {
-			return fmt.Errorf("cuda: %s: p = %v outside [0, 1]", op, p)
-		}
 		if mb, err = d.f32(op, "mask", mask, n*out); err != nil {
 			return err
 		}
@@ -375,22 +431,19 @@ func (d *Device) DenseForwardGather(n, in, out int, data, labels, perm, ctr kern
 	tiles := ceilDiv(n, denseTile) * ceilDiv(out, denseTile)
 	return d.launch(kDenseForwardGather, min(tiles, d.maxBlocks), argPtr(db), argPtr(lb), argPtr(pb), argPtr(cb), argPtr(xb), argPtr(blb),
 		argPtr(wb), argPtr(bb), argPtr(ab), argPtr(mb), argPtr(yb), argInt(n), argInt(in), argInt(out), argInt(int(act)), argInt(pb.n),
-		argF32(mean), argF32(std), argF32(p), argF32(scale), seed, sub)
+		argF32(mean), argF32(std), argF32(p), argF32(scale), seed, sub, argInt(batchRows(db, lb, in)), argPtr(d.rng.buf))
 }
 
 // ActPoolForward is ActForward and pool's Forward in one launch of
 // act_maxpool_forward.
 func (d *Device) ActPoolForward(act kernels.Activation, pool kernels.MaxPool, n int, x, y, pooled kernels.Buffer) error {
 	const op = "ActPoolForward"
-	p, ok := pool.(*maxPool)
-	if !ok || p.d != d {
-		return fmt.Errorf("cuda: %s: pool is %T, not a max-pool of this device", op, pool)
+	p, pp, err := d.poolPlan(op, pool)
+	if err != nil {
+		return err
 	}
-	if act < kernels.ReLU || act > kernels.Identity {
-		return fmt.Errorf("cuda: %s: unknown activation %v", op, act)
-	}
-	if n < 0 || n > p.maxN {
-		return fmt.Errorf("cuda: %s: n = %d outside [0, %d]", op, n, p.maxN)
+	if err := kernels.CheckActPoolForward(act, pp, n, x, y, pooled); err != nil {
+		return fmt.Errorf("cuda: %w", err)
 	}
 	planes := n * p.ch
 	in := planes * p.h * p.w
@@ -417,15 +470,12 @@ func (d *Device) ActPoolForward(act kernels.Activation, pool kernels.MaxPool, n 
 // maxpool_act_backward.
 func (d *Device) PoolActBackward(act kernels.Activation, pool kernels.MaxPool, n int, y, dpooled, dx kernels.Buffer) error {
 	const op = "PoolActBackward"
-	p, ok := pool.(*maxPool)
-	if !ok || p.d != d {
-		return fmt.Errorf("cuda: %s: pool is %T, not a max-pool of this device", op, pool)
+	p, pp, err := d.poolPlan(op, pool)
+	if err != nil {
+		return err
 	}
-	if act < kernels.ReLU || act > kernels.Identity {
-		return fmt.Errorf("cuda: %s: unknown activation %v", op, act)
-	}
-	if n < 0 || n > p.maxN {
-		return fmt.Errorf("cuda: %s: n = %d outside [0, %d]", op, n, p.maxN)
+	if err := kernels.CheckPoolActBackward(act, pp, n, y, dpooled, dx); err != nil {
+		return fmt.Errorf("cuda: %w", err)
 	}
 	planes := n * p.ch
 	in := planes * p.h * p.w
@@ -455,7 +505,19 @@ func (d *Device) PoolActBackward(act kernels.Activation, pool kernels.MaxPool, n
 // separate ops.
 func (d *Device) BNActPoolForward(bn kernels.BatchNorm, act kernels.Activation, pool kernels.MaxPool, n int, x, gamma, beta, runMean, runVar,
 	saveMean, saveInvStd, bnY, actY, pooled kernels.Buffer) error {
-	return d.bnActPool("BNActPoolForward", nil, nil, nil, nil, nil, bn, act, pool, n, x, gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled)
+	const op = "BNActPoolForward"
+	_, bp, err := d.bnPlan(op, bn)
+	if err != nil {
+		return err
+	}
+	_, pp, err := d.poolPlan(op, pool)
+	if err != nil {
+		return err
+	}
+	if err := kernels.CheckBNActPoolForward(bp, act, pp, n, x, gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled); err != nil {
+		return fmt.Errorf("cuda: %w", err)
+	}
+	return d.bnActPool(op, nil, nil, nil, nil, nil, bn, act, pool, n, x, gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled)
 }
 
 // ConvBNActPoolForward is a conv block's forward in two launches:
@@ -465,9 +527,13 @@ func (d *Device) BNActPoolForward(bn kernels.BatchNorm, act kernels.Activation, 
 func (d *Device) ConvBNActPoolForward(s kernels.ConvShape, conv kernels.Conv2D, bn kernels.BatchNorm, act kernels.Activation, pool kernels.MaxPool,
 	n int, x, w, b, convY, gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled kernels.Buffer) error {
 	const op = "ConvBNActPoolForward"
-	c, err := d.convPlan(op, s, conv, n)
+	c, cp, bp, pp, err := d.blockPlans(op, conv, bn, pool)
 	if err != nil {
 		return err
+	}
+	if err := kernels.CheckConvBNActPoolForward(cp, s, bp, act, pp, n, x, w, b, convY, gamma, beta, runMean, runVar,
+		saveMean, saveInvStd, bnY, actY, pooled); err != nil {
+		return fmt.Errorf("cuda: %w", err)
 	}
 	if bp, ok := bn.(*batchNorm); !ok || bp.cudnn || bp.ch != s.OutC || bp.spatial != s.H*s.W {
 		if err := d.ConvBiasForward(s, conv, n, x, w, b, convY); err != nil {
@@ -491,6 +557,15 @@ func (d *Device) ConvBNActPoolForward(s kernels.ConvShape, conv kernels.Conv2D, 
 	return d.bnActPool(op, c, xb, wb, bb, nil, bn, act, pool, n, convY, gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled)
 }
 
+// batchRows is the number of samples a batch gather may read: the fewer of
+// data's images of dim values and labels' labels.
+func batchRows(data, labels *buffer, dim int) int {
+	if dim <= 0 {
+		return 0
+	}
+	return min(data.n/dim, labels.n)
+}
+
 // gatherArgs are the data set, permutation and counter a first layer
 // reads its batch from, and where it leaves the labels.
 type gatherArgs struct {
@@ -506,18 +581,19 @@ func (d *Device) ConvBNActPoolForwardGather(data, labels, perm, ctr kernels.Buff
 	s kernels.ConvShape, conv kernels.Conv2D, bn kernels.BatchNorm, act kernels.Activation, pool kernels.MaxPool, n int,
 	x, w, b, convY, gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled kernels.Buffer) error {
 	const op = "ConvBNActPoolForwardGather"
-	c, err := d.convPlan(op, s, conv, n)
+	c, cp, bp, pp, err := d.blockPlans(op, conv, bn, pool)
 	if err != nil {
 		return err
+	}
+	if err := kernels.CheckConvBNActPoolForwardGather(data, labels, perm, ctr, std, batchLabels, cp, s, bp, act, pp, n, x, w, b, convY,
+		gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled); err != nil {
+		return fmt.Errorf("cuda: %w", err)
 	}
 	if bp, ok := bn.(*batchNorm); !ok || bp.cudnn || bp.ch != s.OutC || bp.spatial != s.H*s.W {
 		if err := d.GatherBatch(n, s.C*s.H*s.W, data, labels, perm, ctr, x, batchLabels, mean, std); err != nil {
 			return err
 		}
 		return d.ConvBNActPoolForward(s, conv, bn, act, pool, n, x, w, b, convY, gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled)
-	}
-	if std == 0 {
-		return fmt.Errorf("cuda: %s: std is 0", op)
 	}
 	var ga gatherArgs
 	ga.mean, ga.std = mean, std
@@ -574,18 +650,6 @@ func (d *Device) bnActPool(op string, conv *conv, cx, cw, cbias *buffer, ga *gat
 		}
 		return d.ActPoolForward(act, pool, n, bnY, actY, pooled)
 	}
-	if act < kernels.ReLU || act > kernels.Identity {
-		return fmt.Errorf("cuda: %s: unknown activation %v", op, act)
-	}
-	if err := b.checkN(op, n); err != nil {
-		return err
-	}
-	if p.ch != b.ch || p.h*p.w != b.spatial || n > p.maxN {
-		return fmt.Errorf("cuda: %s: batch norm over %d×%d and max-pool over %d×%d×%d do not match", op, b.ch, b.spatial, p.ch, p.h, p.w)
-	}
-	if n*b.spatial < 2 {
-		return fmt.Errorf("cuda: %s: need more than 1 value per channel, got n=%d spatial=%d", op, n, b.spatial)
-	}
 	count := n * b.ch * b.spatial
 	xb, err := d.f32(op, "x", x, count)
 	if err != nil {
@@ -619,7 +683,8 @@ func (d *Device) bnActPool(op string, conv *conv, cx, cw, cbias *buffer, ga *gat
 		s := conv.s
 		if err := d.launch(kConvGatherStatsForward, b.ch*P, argPtr(ga.data), argPtr(ga.labels), argPtr(ga.perm), argPtr(ga.ctr), argPtr(cx),
 			argPtr(ga.batchLabels), argPtr(cw), argPtr(cbias), argPtr(xb), b.part, argInt(n), argInt(s.C), argInt(s.H), argInt(s.W),
-			argInt(s.K), argInt(s.OutC), argInt(P), argInt(ga.perm.n), argF32(ga.mean), argF32(ga.std)); err != nil {
+			argInt(s.K), argInt(s.OutC), argInt(P), argInt(ga.perm.n), argF32(ga.mean), argF32(ga.std),
+			argInt(batchRows(ga.data, ga.labels, s.C*s.H*s.W)), argPtr(d.rng.buf)); err != nil {
 			return err
 		}
 	} else if conv != nil {
@@ -645,28 +710,59 @@ func (d *Device) bnActPool(op string, conv *conv, cx, cw, cbias *buffer, ga *gat
 		argInt(int(act)), argInt(n), argInt(b.ch), argInt(p.h), argInt(p.w))
 }
 
-// convPlan checks that conv is a plan of this device for shape s and n.
-func (d *Device) convPlan(op string, s kernels.ConvShape, plan kernels.Conv2D, n int) (*conv, error) {
+// convPlan returns plan as a convolution of this device, and its shape.
+func (d *Device) convPlan(op string, plan kernels.Conv2D) (*conv, kernels.ConvPlan, error) {
 	c, ok := plan.(*conv)
-	if !ok || c.d != d {
-		return nil, fmt.Errorf("cuda: %s: conv is %T, not a convolution of this device", op, plan)
+	if !ok || c == nil || c.d != d {
+		return nil, kernels.ConvPlan{}, fmt.Errorf("cuda: %s: conv is %T, not a convolution of this device", op, plan)
 	}
-	if c.s != s {
-		return nil, fmt.Errorf("cuda: %s: shape %+v, the plan is for %+v", op, s, c.s)
+	return c, kernels.ConvPlan{S: c.s, MaxN: c.maxN}, nil
+}
+
+// poolPlan returns pool as a max-pool of this device, and its shape.
+func (d *Device) poolPlan(op string, pool kernels.MaxPool) (*maxPool, kernels.PoolPlan, error) {
+	p, ok := pool.(*maxPool)
+	if !ok || p == nil || p.d != d {
+		return nil, kernels.PoolPlan{}, fmt.Errorf("cuda: %s: pool is %T, not a max-pool of this device", op, pool)
 	}
-	if n < 0 || n > c.maxN {
-		return nil, fmt.Errorf("cuda: %s: n = %d outside [0, %d]", op, n, c.maxN)
+	return p, kernels.PoolPlan{Ch: p.ch, H: p.h, W: p.w, MaxN: p.maxN}, nil
+}
+
+// bnPlan returns bn as a batch norm of this device, and its shape.
+func (d *Device) bnPlan(op string, bn kernels.BatchNorm) (*batchNorm, kernels.BNPlan, error) {
+	b, ok := bn.(*batchNorm)
+	if !ok || b == nil || b.d != d {
+		return nil, kernels.BNPlan{}, fmt.Errorf("cuda: %s: bn is %T, not a batch norm of this device", op, bn)
 	}
-	return c, nil
+	return b, kernels.BNPlan{Ch: b.ch, Spatial: b.spatial, MaxN: b.maxN}, nil
+}
+
+// blockPlans returns a conv block's plans, all of this device, and their
+// shapes.
+func (d *Device) blockPlans(op string, plan kernels.Conv2D, bn kernels.BatchNorm, pool kernels.MaxPool) (*conv, kernels.ConvPlan,
+	kernels.BNPlan, kernels.PoolPlan, error) {
+	c, cp, err := d.convPlan(op, plan)
+	if err != nil {
+		return nil, cp, kernels.BNPlan{}, kernels.PoolPlan{}, err
+	}
+	_, bp, err := d.bnPlan(op, bn)
+	if err != nil {
+		return nil, cp, bp, kernels.PoolPlan{}, err
+	}
+	_, pp, err := d.poolPlan(op, pool)
+	return c, cp, bp, pp, err
 }
 
 // ConvBiasForward is the convolution and its bias in one launch of
 // conv_bias_forward (direct loops in fp32; cuDNN is not called).
 func (d *Device) ConvBiasForward(s kernels.ConvShape, conv kernels.Conv2D, n int, x, w, b, y kernels.Buffer) error {
 	const op = "ConvBiasForward"
-	c, err := d.convPlan(op, s, conv, n)
+	c, cp, err := d.convPlan(op, conv)
 	if err != nil {
 		return err
+	}
+	if err := kernels.CheckConvBiasForward(cp, s, n, x, w, b, y); err != nil {
+		return fmt.Errorf("cuda: %w", err)
 	}
 	in, out, wn := c.sizes()
 	xb, err := d.f32(op, "x", x, n*in)
@@ -697,9 +793,12 @@ func (d *Device) ConvBiasForward(s kernels.ConvShape, conv kernels.Conv2D, n int
 // gradient (when dx is not nil) in one launch of conv_bias_backward.
 func (d *Device) ConvBiasBackward(s kernels.ConvShape, conv kernels.Conv2D, n int, x, dy, w, dw, db, dx kernels.Buffer) error {
 	const op = "ConvBiasBackward"
-	c, err := d.convPlan(op, s, conv, n)
+	c, cp, err := d.convPlan(op, conv)
 	if err != nil {
 		return err
+	}
+	if err := kernels.CheckConvBiasBackward(cp, s, n, x, dy, w, dw, db, dx); err != nil {
+		return fmt.Errorf("cuda: %w", err)
 	}
 	in, out, wn := c.sizes()
 	xb, err := d.f32(op, "x", x, n*in)
@@ -745,13 +844,16 @@ func (d *Device) ConvBiasBackward(s kernels.ConvShape, conv kernels.Conv2D, n in
 func (d *Device) PoolActBNBackward(bn kernels.BatchNorm, act kernels.Activation, pool kernels.MaxPool, n int, actY, dpooled, g, x, gamma,
 	saveMean, saveInvStd, dx, dgamma, dbeta kernels.Buffer) error {
 	const op = "PoolActBNBackward"
-	b, ok := bn.(*batchNorm)
-	if !ok || b.d != d {
-		return fmt.Errorf("cuda: %s: bn is %T, not a batch norm of this device", op, bn)
+	b, bp, err := d.bnPlan(op, bn)
+	if err != nil {
+		return err
 	}
-	p, ok := pool.(*maxPool)
-	if !ok || p.d != d {
-		return fmt.Errorf("cuda: %s: pool is %T, not a max-pool of this device", op, pool)
+	p, pp, err := d.poolPlan(op, pool)
+	if err != nil {
+		return err
+	}
+	if err := kernels.CheckPoolActBNBackward(bp, act, pp, n, actY, dpooled, g, x, gamma, saveMean, saveInvStd, dx, dgamma, dbeta); err != nil {
+		return fmt.Errorf("cuda: %w", err)
 	}
 	if b.cudnn || b.ch > blockSize {
 		if err := d.PoolActBackward(act, pool, n, actY, dpooled, g); err != nil {
@@ -759,22 +861,31 @@ func (d *Device) PoolActBNBackward(bn kernels.BatchNorm, act kernels.Activation,
 		}
 		return b.Backward(n, x, g, gamma, saveMean, saveInvStd, dx, dgamma, dbeta)
 	}
-	if act < kernels.ReLU || act > kernels.Identity {
-		return fmt.Errorf("cuda: %s: unknown activation %v", op, act)
-	}
-	if err := b.checkN(op, n); err != nil {
-		return err
-	}
-	if p.ch != b.ch || p.h*p.w != b.spatial || n > p.maxN {
-		return fmt.Errorf("cuda: %s: batch norm over %d×%d and max-pool over %d×%d×%d do not match", op, b.ch, b.spatial, p.ch, p.h, p.w)
-	}
+	return d.poolActBN(op, b, p, act, n, actY, dpooled, g, x, gamma, saveMean, saveInvStd, dx, dgamma, dbeta, nil)
+}
+
+// convBackward is the convolution whose backward bn_conv_backward runs
+// with the batch norm's: its plan and its buffers.
+type convBackward struct {
+	c                *conv
+	x, w, dw, db, dx *buffer
+}
+
+// poolActBN is PoolActBNBackward's two launches after its checks, or, when
+// cv is not nil, PoolActBNConvBackward's: pool_act_bn_partial_grad and then
+// bn_grad_dx, or bn_conv_backward (dx then not written).
+func (d *Device) poolActBN(op string, b *batchNorm, p *maxPool, act kernels.Activation, n int, actY, dpooled, g, x, gamma, saveMean,
+	saveInvStd, dx, dgamma, dbeta kernels.Buffer, cv *convBackward) error {
+	var err error
 	count := n * b.ch * b.spatial
 	var big [4]*buffer
-	var err error
 	for i, q := range []struct {
 		name string
 		b    kernels.Buffer
 	}{{"actY", actY}, {"g", g}, {"x", x}, {"dx", dx}} {
+		if cv != nil && q.name == "dx" {
+			break // not written
+		}
 		if big[i], err = d.f32(op, q.name, q.b, count); err != nil {
 			return err
 		}
@@ -803,15 +914,62 @@ func (d *Device) PoolActBNBackward(bn kernels.BatchNorm, act kernels.Activation,
 		argInt(n), argInt(b.ch), argInt(p.h), argInt(p.w), argInt(P)); err != nil {
 		return err
 	}
+	if cv != nil {
+		cs := cv.c.s
+		items := cs.OutC*cs.C*cs.K*cs.K + cs.OutC
+		if cv.dx != nil {
+			items += ceilDiv(n*cs.C*cs.H*cs.W, blockSize)
+		}
+		return d.launch(kBNConvBackward, min(items, d.maxBlocks), b.part, argPtr(xb), argPtr(gb), argPtr(sm), argPtr(si), argPtr(gm),
+			argPtr(dg), argPtr(db), argPtr(cv.x), argPtr(cv.w), argPtr(cv.dw), argPtr(cv.db), argPtr(cv.dx),
+			argInt(n), argInt(cs.C), argInt(cs.H), argInt(cs.W), argInt(cs.K), argInt(cs.OutC), argInt(P))
+	}
 	return d.launch(kBNGradDx, d.grid(count), b.part, argPtr(xb), argPtr(gb), argPtr(dxb), argPtr(sm), argPtr(si), argPtr(gm), argPtr(dg), argPtr(db),
 		argInt(n), argInt(b.ch), argInt(b.spatial), argInt(P))
 }
 
-// checkN checks a fused op's batch size against the batch-norm plan:
-// 1 ≤ n ≤ maxN (the unfused ops check it through kernels.CheckBatchNorm*).
-func (b *batchNorm) checkN(op string, n int) error {
-	if n < 1 || n > b.maxN {
-		return fmt.Errorf("cuda: %s: n = %d outside [1, %d]", op, n, b.maxN)
+// PoolActBNConvBackward is a conv block's backward in two launches where
+// PoolActBNBackward and ConvBiasBackward take three:
+// pool_act_bn_partial_grad and bn_conv_backward, which computes the
+// convolution's output gradient where it reads it (dconv is not written).
+// A batch norm run by cuDNN, or one of more than 256 channels, takes the
+// separate ops.
+func (d *Device) PoolActBNConvBackward(bn kernels.BatchNorm, act kernels.Activation, pool kernels.MaxPool, n int, actY, dpooled, g, convY,
+	gamma, saveMean, saveInvStd, dconv, dgamma, dbeta kernels.Buffer, s kernels.ConvShape, conv kernels.Conv2D, x, w, dw, db, dx kernels.Buffer) error {
+	const op = "PoolActBNConvBackward"
+	c, cp, bp, pp, err := d.blockPlans(op, conv, bn, pool)
+	if err != nil {
+		return err
 	}
-	return nil
+	if err := kernels.CheckPoolActBNConvBackward(bp, act, pp, n, actY, dpooled, g, convY, gamma, saveMean, saveInvStd, dconv, dgamma, dbeta,
+		cp, s, x, w, dw, db, dx); err != nil {
+		return fmt.Errorf("cuda: %w", err)
+	}
+	b := bn.(*batchNorm)
+	if b.cudnn || b.ch > blockSize {
+		if err := d.PoolActBNBackward(bn, act, pool, n, actY, dpooled, g, convY, gamma, saveMean, saveInvStd, dconv, dgamma, dbeta); err != nil {
+			return err
+		}
+		return d.ConvBiasBackward(s, conv, n, x, dconv, w, dw, db, dx)
+	}
+	in, _, wn := c.sizes()
+	cv := &convBackward{c: c}
+	if cv.x, err = d.f32(op, "x", x, n*in); err != nil {
+		return err
+	}
+	if cv.w, err = d.f32(op, "w", w, wn); err != nil {
+		return err
+	}
+	if cv.dw, err = d.f32(op, "dw", dw, wn); err != nil {
+		return err
+	}
+	if cv.db, err = d.f32(op, "db", db, s.OutC); err != nil {
+		return err
+	}
+	if !isNil(dx) {
+		if cv.dx, err = d.f32(op, "dx", dx, n*in); err != nil {
+			return err
+		}
+	}
+	return d.poolActBN(op, b, pool.(*maxPool), act, n, actY, dpooled, g, convY, gamma, saveMean, saveInvStd, dconv, dgamma, dbeta, cv)
 }

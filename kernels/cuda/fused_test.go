@@ -70,6 +70,71 @@ func TestGPUDense(t *testing.T) {
 	}
 }
 
+// TestGPUDenseLoss checks DenseLoss (the last dense layer, the loss and
+// the layer's backward in one launch) against the CPU device, which
+// composes Gemm, AddBias, LossForward and DenseBackward, for each loss,
+// with and without the previous layer's activation and dropout, on shapes
+// that are not multiples of the tiles, and on one too large for the single
+// block (the separate kernels).
+func TestGPUDenseLoss(t *testing.T) {
+	g := gpu(t)
+	for _, c := range []struct {
+		n, in, out int
+		loss       kernels.Loss
+		act        kernels.Activation
+		mask, dx   bool
+	}{
+		{64, 64, 10, kernels.CrossEntropy, kernels.ReLU, true, true},
+		{37, 50, 21, kernels.NLL, kernels.Tanh, false, true},
+		{5, 19, 10, kernels.MSE, kernels.Sigmoid, true, true},
+		{64, 196, 10, kernels.CrossEntropy, kernels.Identity, false, false},
+		{300, 400, 10, kernels.CrossEntropy, kernels.ReLU, false, true}, // > denseLossWork
+	} {
+		t.Run(fmt.Sprintf("%dx%dx%d-%v-%v-mask%v-dx%v", c.n, c.in, c.out, c.loss, c.act, c.mask, c.dx), func(t *testing.T) {
+			e := newEnv(t, g)
+			x, w, b := e.f32(e.randn(c.n*c.in, 1, 0)), e.f32(e.randn(c.out*c.in, 0.3, 0)), e.f32(e.randn(c.out, 0.1, 0))
+			lab := make([]int32, c.n)
+			for i := range lab {
+				lab[i] = int32(i * 7 % c.out)
+			}
+			labels := e.i32(lab)
+			logits, dlogits := e.garbage(c.n*c.out), e.garbage(c.n*c.out)
+			sum, correct := e.f32([]float32{1.5}), e.f32([]float32{2})
+			dw, db := e.garbage(c.out*c.in), e.garbage(c.out)
+			var dx, pa, pmask pair
+			if c.dx {
+				dx = e.garbage(c.n * c.in)
+				pa = e.f32(e.randn(c.n*c.in, 0.5, 0.5))
+				if c.act == kernels.ReLU || c.act == kernels.Identity {
+					pa = e.f32(e.randn(c.n*c.in, 1, 0))
+				}
+				if c.mask {
+					pmask = e.f32(e.randn(c.n*c.in, 1, 0))
+				}
+			}
+			e.run("DenseLoss", func(d kernels.Device, p func(pair) kernels.Buffer) error {
+				opt := func(q pair) kernels.Buffer {
+					if q.g == nil {
+						return nil
+					}
+					return p(q)
+				}
+				return d.DenseLoss(c.loss, c.n, c.in, c.out, p(x), p(w), p(b), p(logits), p(labels), p(dlogits), p(sum), p(correct),
+					p(dw), p(db), c.act, opt(pa), opt(pmask), opt(dx))
+			})
+			e.close("logits", logits, -1, 1e-4)
+			e.close("dlogits", dlogits, -1, 1e-4)
+			e.close("lossSum", sum, -1, 1e-4)
+			e.close("correct", correct, -1, 0)
+			e.close("dw", dw, -1, 1e-4)
+			e.close("db", db, -1, 1e-4)
+			if c.dx {
+				e.close("dx", dx, -1, 1e-4)
+			}
+		})
+	}
+}
+
 // TestGPUDenseGather checks DenseForwardGather (the first dense layer
 // reading the data set through the permutation) against the CPU device:
 // the gathered input and labels, and the layer's outputs.
@@ -418,5 +483,71 @@ func TestGPUConvBNActPoolGather(t *testing.T) {
 		if gv[i] != cv[i] || cv[i] != int32(lab[perm[6+i]]) {
 			t.Fatalf("labels: GPU %v, CPU %v", gv, cv)
 		}
+	}
+}
+
+// TestGPUPoolActBNConvBackward checks a conv block's whole backward in one
+// op (PoolActBNConvBackward: the pool, activation and batch norm's
+// backward, then the convolution's, whose output gradient the GPU computes
+// where it reads it) against the CPU device, which composes
+// PoolActBNBackward and ConvBiasBackward, with and without the input
+// gradient.
+func TestGPUPoolActBNConvBackward(t *testing.T) {
+	g := gpu(t)
+	const n, c, ch, h, w = 5, 3, 4, 14, 14
+	s := kernels.ConvShape{C: c, H: h, W: w, K: 3, OutC: ch}
+	for _, withDx := range []bool{true, false} {
+		t.Run(fmt.Sprintf("dx%v", withDx), func(t *testing.T) {
+			e := newEnv(t, g)
+			in, out := n*ch*h*w, n*ch*(h/2)*(w/2)
+			convY, y := e.f32(e.randn(in, 2, 0.5)), e.f32(e.randn(in, 1, 0))
+			dp := e.f32(e.randn(out, 1, 0))
+			gamma := e.f32(e.randn(ch, 0.2, 1))
+			sm, si := e.f32(e.randn(ch, 0.1, 0.5)), e.f32(e.randn(ch, 0.1, 0.7))
+			gr, dconv, dg, db := e.garbage(in), e.garbage(in), e.garbage(ch), e.garbage(ch)
+			x, wt := e.f32(e.randn(n*c*h*w, 1, 0)), e.f32(e.randn(ch*c*9, 0.3, 0))
+			dw, dbias := e.garbage(ch*c*9), e.garbage(ch)
+			var dx pair
+			if withDx {
+				dx = e.garbage(n * c * h * w)
+			}
+			var plans [2]struct {
+				bn   kernels.BatchNorm
+				pool kernels.MaxPool
+				conv kernels.Conv2D
+			}
+			for i, d := range []kernels.Device{g, cpuDev()} {
+				var err error
+				if plans[i].bn, err = d.NewBatchNorm(ch, h*w, n, 1e-5, 0.1); err != nil {
+					t.Fatal(err)
+				}
+				if plans[i].pool, err = d.NewMaxPool(ch, h, w, n); err != nil {
+					t.Fatal(err)
+				}
+				if plans[i].conv, err = d.NewConv2D(s, n); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e.run("conv block backward", func(d kernels.Device, p func(pair) kernels.Buffer) error {
+				pl := plans[1]
+				if d == e.g {
+					pl = plans[0]
+				}
+				var dxb kernels.Buffer
+				if withDx {
+					dxb = p(dx)
+				}
+				return d.PoolActBNConvBackward(pl.bn, kernels.ReLU, pl.pool, n, p(y), p(dp), p(gr), p(convY), p(gamma), p(sm), p(si),
+					p(dconv), p(dg), p(db), s, pl.conv, p(x), p(wt), p(dw), p(dbias), dxb)
+			})
+			e.close("g", gr, -1, 0)
+			e.close("dgamma", dg, -1, 1e-5)
+			e.close("dbeta", db, -1, 1e-5)
+			e.close("dw", dw, -1, 1e-4)
+			e.close("db", dbias, -1, 1e-4)
+			if withDx {
+				e.close("dx", dx, -1, 1e-4)
+			}
+		})
 	}
 }

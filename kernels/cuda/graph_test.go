@@ -176,7 +176,7 @@ func TestGPUGraphEpoch(t *testing.T) {
 // MLP, 10 for the CNN).
 func TestGPUStepLaunches(t *testing.T) {
 	g := gpu(t)
-	want := map[string]int{model.TaskMLP: 8, model.TaskCNN: 14}
+	want := map[string]int{model.TaskMLP: 6, model.TaskCNN: 10}
 	for _, task := range []string{model.TaskMLP, model.TaskCNN} {
 		_, path, k, _ := trainEpoch(t, g, task, model.OptMomentum, 64, 1)
 		t.Logf("%s: %d kernels per step (%s)", task, k, path)

@@ -88,6 +88,8 @@ const (
 	kBNGradDx
 	kConvBiasStatsForward
 	kConvGatherStatsForward
+	kDenseLoss
+	kBNConvBackward
 	kTSNEAttract
 	kTSNERepulse
 	kTSNEReduce
@@ -121,14 +123,14 @@ var kernelSpecs = [numKernels]struct{ name, sig string }{
 	kActForward:               {"act_forward", "ippi"},
 	kActBackward:              {"act_backward", "ipppi"},
 	kMul:                      {"mul_elementwise", "pppi"},
-	kGatherBatch:              {"gather_batch", "ppppppiiiff"},
+	kGatherBatch:              {"gather_batch", "ppppppiiiffip"},
 	kDropoutForwardAt:         {"dropout_forward_at", "ppppiffuu"},
 	kSGDAt:                    {"sgd_step_at", "ppppiifff"},
 	kAdamAt:                   {"adam_step_at", "pppppiifffff"},
 	kSetCounter:               {"set_counter", "pii"},
 	kDenseForward:             {"dense_forward", "pppppppiiiiffuu"},
 	kDenseBackward:            {"dense_backward", "ppppppppiiii"},
-	kDenseForwardGather:       {"dense_forward_gather", "pppppppppppiiiiiffffuu"},
+	kDenseForwardGather:       {"dense_forward_gather", "pppppppppppiiiiiffffuuip"},
 	kActMaxPoolForward:        {"act_maxpool_forward", "ipppiii"},
 	kMaxPoolActBackward:       {"maxpool_act_backward", "ipppiii"},
 	kBNActMaxPoolForward:      {"bn_act_maxpool_forward", "pppppppiiiii"},
@@ -138,7 +140,9 @@ var kernelSpecs = [numKernels]struct{ name, sig string }{
 	kPoolActBNPartialGrad:     {"pool_act_bn_partial_grad", "ippppppiiiii"},
 	kBNGradDx:                 {"bn_grad_dx", "pppppppppiiii"},
 	kConvBiasStatsForward:     {"conv_bias_stats_forward", "pppppiiiiiii"},
-	kConvGatherStatsForward:   {"conv_gather_stats_forward", "ppppppppppiiiiiiiiff"},
+	kConvGatherStatsForward:   {"conv_gather_stats_forward", "ppppppppppiiiiiiiiffip"},
+	kDenseLoss:                {"dense_loss", "ipppppppppppppiiiip"},
+	kBNConvBackward:           {"bn_conv_backward", "pppppppppppppiiiiiii"},
 	kTSNEAttract:              {"tsne_attract", "ppppppii"},
 	kTSNERepulse:              {"tsne_repulse", "pppiii"},
 	kTSNEReduce:               {"tsne_reduce", "pipipi"},

@@ -23,6 +23,7 @@ const (
 	rangeGatherImages = iota
 	rangeGatherLabels
 	rangeLossLabels
+	rangeGatherBatch
 	rangeSlots
 )
 
@@ -31,6 +32,7 @@ var rangeWhat = [rangeSlots]string{
 	rangeGatherImages: "GatherImages: an index was outside the data set",
 	rangeGatherLabels: "GatherLabels: an index was outside the labels",
 	rangeLossLabels:   "LossForward: a label was outside the classes",
+	rangeGatherBatch:  "GatherBatch: the batch was outside the permutation, or an index outside the data set",
 }
 
 // rangeFlags is the device's int[rangeSlots] of flags and the host copy it

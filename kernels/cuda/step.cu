@@ -5,17 +5,20 @@
 // graph of the step replays unchanged.
 
 // gather_batch is gather_images and gather_labels for the n samples
-// perm[off .. off+n) with off = ctr[0], in one launch. Entries past the end
-// of perm (permLen) are not read: their rows are left as they were.
+// perm[off .. off+n) with off = ctr[0], in one launch. A sample outside
+// perm, or an entry outside the data set's rows (the fewer of its images
+// and labels), is not read: its row is left as it was and the range flag
+// is raised (batch_row).
 extern "C" __global__ void gather_batch(const u8* data, const u8* labels, const int* perm, const int* ctr, float* dst,
-                                        int* dstLabels, int n, int d, int permLen, float mean, float stdv)
+                                        int* dstLabels, int n, int d, int permLen, float mean, float stdv, int rows,
+                                        int* flags)
 {
     int off = ctr[0];
     GRID_STRIDE(e, (i64)n * d) {
         i64 i = e / d;
         i64 j = e - i * d;
-        if (off + i < 0 || off + i >= permLen) continue;
-        i64 r = perm[off + i];
+        i64 r = batch_row(perm, off, i, permLen, rows, flags);
+        if (r < 0) continue;
         float v = (float)data[r * d + j];
         float s = v / 255.0f;
         dst[e] = (s - mean) / stdv;

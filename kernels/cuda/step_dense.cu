@@ -129,7 +129,7 @@ extern "C" __global__ void dense_backward(const float* dy, const float* x, const
 extern "C" __global__ void dense_forward_gather(const u8* data, const u8* labels, const int* perm, const int* ctr, float* x,
                                                 int* dstLabels, const float* w, const float* b, float* a, float* mask, float* y,
                                                 int n, int in, int out, int act, int permLen, float mean, float stdv, float p,
-                                                float scale, u64 seed, u64 sub)
+                                                float scale, u64 seed, u64 sub, int rows, int* flags)
 {
     __shared__ float As[TILE * TILE], Bs[TILE * TILE];
     int tilesN = (out + TILE - 1) / TILE, tiles = (n + TILE - 1) / TILE * tilesN;
@@ -142,7 +142,7 @@ extern "C" __global__ void dense_forward_gather(const u8* data, const u8* labels
         int row = tileRow * TILE + tr, col = tileCol * TILE + tc;
         // The sample of this thread's A row, or -1 outside the batch or perm.
         i64 r = -1;
-        if (row < n && off + row >= 0 && off + row < permLen) r = perm[off + row];
+        if (row < n) r = batch_row(perm, off, row, permLen, rows, flags);
         float acc = 0.0f;
         for (int k0 = 0; k0 < in; k0 += TILE) {
             int ka = k0 + tc, kb = k0 + tr;
@@ -176,3 +176,70 @@ extern "C" __global__ void dense_forward_gather(const u8* data, const u8* labels
         }
     }
 }
+
+// dense_loss is the network's last dense layer (no activation, no
+// dropout), the loss and that layer's backward in one launch of one block:
+// dense_forward's tiles (logits = x·Wᵀ + b), loss_forward's rows (the
+// summed loss and hits added to lossSum and correct, dlogits written), then
+// dense_backward's work items with dy = dlogits. The block's barriers
+// order the three phases; each element is computed by the code and in the
+// order of the separate kernels.
+extern "C" __global__ void dense_loss(int kind, const float* x, const float* w, const float* b, float* logits,
+                                      const int* labels, float* dlogits, float* lossSum, float* correct, float* dw,
+                                      float* db, float* dx, const float* a, const float* mask, int n, int in, int out,
+                                      int act, int* flags)
+{
+    __shared__ float As[TILE * TILE], Bs[TILE * TILE];
+    __shared__ double sh[BLOCK];
+    if (blockIdx.x != 0) return;
+    int tr = threadIdx.x / TILE, tc = threadIdx.x % TILE;
+    int tilesN = (out + TILE - 1) / TILE, tiles = (n + TILE - 1) / TILE * tilesN;
+    for (int t = 0; t < tiles; t++) {
+        int tileRow = t / tilesN, tileCol = t % tilesN;
+        float acc = tile_gemm(x, in, 1, w, 1, in, n, out, in, tileRow, tileCol, As, Bs);
+        int row = tileRow * TILE + tr, col = tileCol * TILE + tc;
+        if (row < n && col < out) logits[(i64)row * out + col] = acc + b[col];
+    }
+    __syncthreads();
+    double lsum = 0.0, hits = 0.0;
+    for (i64 r = threadIdx.x; r < n; r += blockDim.x)
+        loss_row(kind, logits, labels, dlogits, r, n, out, flags, &lsum, &hits);
+    lsum = block_sum_d(lsum, sh);
+    hits = block_sum_d(hits, sh);
+    if (threadIdx.x == 0) {
+        atomicAdd(lossSum, (float)lsum);
+        atomicAdd(correct, (float)hits);
+    }
+    __syncthreads();
+    const float* dy = dlogits;
+    int tilesI = (in + TILE - 1) / TILE;
+    int nW = (out + TILE - 1) / TILE * tilesI;
+    int nX = dx ? (n + TILE - 1) / TILE * tilesI : 0;
+    int nB = (out + BLOCK - 1) / BLOCK;
+    for (int t = 0; t < nW + nX + nB; t++) {
+        if (t < nW) {
+            int tileRow = t / tilesI, tileCol = t % tilesI;
+            float acc = tile_gemm(dy, 1, out, x, in, 1, out, in, n, tileRow, tileCol, As, Bs);
+            int o = tileRow * TILE + tr, k = tileCol * TILE + tc;
+            if (o < out && k < in) dw[(i64)o * in + k] = acc;
+        } else if (t < nW + nX) {
+            int u = t - nW;
+            int tileRow = u / tilesI, tileCol = u % tilesI;
+            float acc = tile_gemm(dy, out, 1, w, in, 1, n, in, out, tileRow, tileCol, As, Bs);
+            int i = tileRow * TILE + tr, k = tileCol * TILE + tc;
+            if (i < n && k < in) {
+                i64 e = (i64)i * in + k;
+                float g = mask ? acc * mask[e] : acc;
+                dx[e] = a ? act_bwd(act, a[e], g) : g;
+            }
+        } else {
+            int o = (t - nW - nX) * BLOCK + threadIdx.x;
+            if (o < out) {
+                double s = 0.0;
+                for (int i = 0; i < n; i++) s += (double)dy[(i64)i * out + o];
+                db[o] = (float)s;
+            }
+        }
+    }
+}
+
