@@ -26,27 +26,11 @@ func (d *Device) GatherBatch(n, dim int, data, labels, perm, ctr, images, batchL
 	if err := kernels.CheckGatherBatch(n, dim, data, labels, perm, ctr, images, batchLabels, std); err != nil {
 		return fmt.Errorf("cuda: %w", err)
 	}
-	cb, err := d.counter(op, ctr)
-	if err != nil {
-		return err
-	}
-	db, err := d.buf(op, "data", data, kernels.U8, 0)
-	if err != nil {
-		return err
-	}
-	lb, err := d.buf(op, "labels", labels, kernels.U8, 0)
-	if err != nil {
-		return err
-	}
-	pb, err := d.buf(op, "perm", perm, kernels.I32, n)
+	ga, err := d.gatherArgs(op, n, data, labels, perm, ctr, batchLabels, mean, std)
 	if err != nil {
 		return err
 	}
 	ob, err := d.f32(op, "images", images, n*dim)
-	if err != nil {
-		return err
-	}
-	yb, err := d.buf(op, "batchLabels", batchLabels, kernels.I32, n)
 	if err != nil {
 		return err
 	}
@@ -57,8 +41,8 @@ func (d *Device) GatherBatch(n, dim int, data, labels, perm, ctr, images, batchL
 		return err
 	}
 	defer d.leave()
-	return d.launch(kGatherBatch, d.grid(n*dim), argPtr(db), argPtr(lb), argPtr(pb), argPtr(cb), argPtr(ob), argPtr(yb),
-		argInt(n), argInt(dim), argInt(pb.n), argF32(mean), argF32(std), argInt(batchRows(db, lb, dim)), argPtr(d.rng.buf))
+	return d.launch(kGatherBatch, d.grid(n*dim), argPtr(ga.data), argPtr(ga.labels), argPtr(ga.perm), argPtr(ga.ctr), argPtr(ob), argPtr(ga.batchLabels),
+		argInt(n), argInt(dim), argInt(ga.perm.n), argF32(mean), argF32(std), argInt(batchRows(ga.data, ga.labels, dim)), argPtr(d.rng.buf))
 }
 
 // DropoutForwardAt is DropoutForward with the generator's step
@@ -372,27 +356,11 @@ func (d *Device) DenseForwardGather(n, in, out int, data, labels, perm, ctr kern
 	if err := kernels.CheckDenseForwardGather(n, in, out, data, labels, perm, ctr, std, x, batchLabels, act, p, w, b, a, mask, y); err != nil {
 		return fmt.Errorf("cuda: %w", err)
 	}
-	cb, err := d.counter(op, ctr)
-	if err != nil {
-		return err
-	}
-	db, err := d.buf(op, "data", data, kernels.U8, 0)
-	if err != nil {
-		return err
-	}
-	lb, err := d.buf(op, "labels", labels, kernels.U8, 0)
-	if err != nil {
-		return err
-	}
-	pb, err := d.buf(op, "perm", perm, kernels.I32, n)
+	ga, err := d.gatherArgs(op, n, data, labels, perm, ctr, batchLabels, mean, std)
 	if err != nil {
 		return err
 	}
 	xb, err := d.f32(op, "x", x, n*in)
-	if err != nil {
-		return err
-	}
-	blb, err := d.buf(op, "batchLabels", batchLabels, kernels.I32, n)
 	if err != nil {
 		return err
 	}
@@ -429,9 +397,9 @@ func (d *Device) DenseForwardGather(n, in, out int, data, labels, perm, ctr kern
 	}
 	defer d.leave()
 	tiles := ceilDiv(n, denseTile) * ceilDiv(out, denseTile)
-	return d.launch(kDenseForwardGather, min(tiles, d.maxBlocks), argPtr(db), argPtr(lb), argPtr(pb), argPtr(cb), argPtr(xb), argPtr(blb),
-		argPtr(wb), argPtr(bb), argPtr(ab), argPtr(mb), argPtr(yb), argInt(n), argInt(in), argInt(out), argInt(int(act)), argInt(pb.n),
-		argF32(mean), argF32(std), argF32(p), argF32(scale), seed, sub, argInt(batchRows(db, lb, in)), argPtr(d.rng.buf))
+	return d.launch(kDenseForwardGather, min(tiles, d.maxBlocks), argPtr(ga.data), argPtr(ga.labels), argPtr(ga.perm), argPtr(ga.ctr), argPtr(xb), argPtr(ga.batchLabels),
+		argPtr(wb), argPtr(bb), argPtr(ab), argPtr(mb), argPtr(yb), argInt(n), argInt(in), argInt(out), argInt(int(act)), argInt(ga.perm.n),
+		argF32(mean), argF32(std), argF32(p), argF32(scale), seed, sub, argInt(batchRows(ga.data, ga.labels, in)), argPtr(d.rng.buf))
 }
 
 // ActPoolForward is ActForward and pool's Forward in one launch of
@@ -573,6 +541,27 @@ type gatherArgs struct {
 	mean, std                            float32
 }
 
+// gatherArgs resolves the buffers of a gathering op (GatherBatch and the
+// ops that gather in their first launch): the resident data set and its
+// labels, n permutation entries, the step counter and the n batch labels.
+func (d *Device) gatherArgs(op string, n int, data, labels, perm, ctr, batchLabels kernels.Buffer, mean, std float32) (ga gatherArgs, err error) {
+	ga.mean, ga.std = mean, std
+	if ga.ctr, err = d.counter(op, ctr); err != nil {
+		return ga, err
+	}
+	if ga.data, err = d.buf(op, "data", data, kernels.U8, 0); err != nil {
+		return ga, err
+	}
+	if ga.labels, err = d.buf(op, "labels", labels, kernels.U8, 0); err != nil {
+		return ga, err
+	}
+	if ga.perm, err = d.buf(op, "perm", perm, kernels.I32, n); err != nil {
+		return ga, err
+	}
+	ga.batchLabels, err = d.buf(op, "batchLabels", batchLabels, kernels.I32, n)
+	return ga, err
+}
+
 // ConvBNActPoolForwardGather is ConvBNActPoolForward with the batch
 // gathered in the convolution's launch (conv_gather_stats_forward): two
 // launches for the first conv block and the gather. Where
@@ -595,21 +584,8 @@ func (d *Device) ConvBNActPoolForwardGather(data, labels, perm, ctr kernels.Buff
 		}
 		return d.ConvBNActPoolForward(s, conv, bn, act, pool, n, x, w, b, convY, gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled)
 	}
-	var ga gatherArgs
-	ga.mean, ga.std = mean, std
-	if ga.ctr, err = d.counter(op, ctr); err != nil {
-		return err
-	}
-	if ga.data, err = d.buf(op, "data", data, kernels.U8, 0); err != nil {
-		return err
-	}
-	if ga.labels, err = d.buf(op, "labels", labels, kernels.U8, 0); err != nil {
-		return err
-	}
-	if ga.perm, err = d.buf(op, "perm", perm, kernels.I32, n); err != nil {
-		return err
-	}
-	if ga.batchLabels, err = d.buf(op, "batchLabels", batchLabels, kernels.I32, n); err != nil {
+	ga, err := d.gatherArgs(op, n, data, labels, perm, ctr, batchLabels, mean, std)
+	if err != nil {
 		return err
 	}
 	in, _, wn := c.sizes()
