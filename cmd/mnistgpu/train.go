@@ -36,7 +36,7 @@ func trainFlags() []cli.Flag {
 		&cli.StringFlag{Name: "data", Usage: "folder with the MNIST IDX files (default $MNISTGPU_DATA, then ./data/mnist)"},
 		&cli.Float64Flag{Name: "val-split", Value: 0.1, Usage: "fraction of the training set held out for validation"},
 		&cli.Float64Flag{Name: "train-ratio", Usage: "pool train and test (70,000 images) and re-split at this train fraction (default: the standard 60,000/10,000)"},
-		&cli.IntFlag{Name: "subset", Usage: "train on the first N training images only (quick experiments)"},
+		&cli.IntFlag{Name: "subset", Usage: "train on the first N training images only (quick experiments)", DefaultText: "all"},
 		&cli.StringFlag{Name: "device", Value: "auto", Usage: "auto (GPU if usable, else CPU), cpu or cuda"},
 		&cli.IntFlag{Name: "gpu", Usage: "which GPU to use (after CUDA_VISIBLE_DEVICES)"},
 		&cli.IntFlag{Name: "threads", Usage: "CPU threads (default: all cores)"},
@@ -49,7 +49,7 @@ func trainFlags() []cli.Flag {
 // runFlags are the flags of `train` that say where the run folder is.
 func runFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "out", Usage: "run folder (default $MNISTGPU_RUNS or runs, then /<task>-<timestamp>); a folder that holds a run is refused"},
+		&cli.StringFlag{Name: "out", Usage: "run folder; a folder that holds a run is refused (default <task>-<timestamp> under $MNISTGPU_RUNS, else under ./runs)"},
 		&cli.BoolFlag{Name: "overwrite", Usage: "replace the run that --out holds"},
 		&cli.StringFlag{Name: "resume", Usage: "continue the killed or interrupted run in `DIR` with the flags it was started with"},
 	}
