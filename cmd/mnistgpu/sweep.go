@@ -51,14 +51,16 @@ func sweepCommand() *cli.Command {
 		Description: "Each run is an ordinary run folder OUT/runs/<id>, id named from the values and the repeat\n" +
 			"(e.g. batch-size=32_batchnorm=false_r1); runs already finished there are skipped, so rerunning the\n" +
 			"same command resumes. Writes OUT/results.csv and results.md (per configuration: n, accuracy,\n" +
-			"weighted recall and F1, final train and validation loss, training seconds, as mean ± std) and\n" +
+			"weighted recall and F1, final train and validation loss, training seconds: results.md as mean\n" +
+			"± 95 % confidence interval over the repeats (Student t), results.csv with std and CI columns) and\n" +
 			"OUT/figures/accuracy-by-<flag>.png. Train flags not swept are fixed for every run.\n\n" +
 			"Examples:\n" +
 			"   mnistgpu sweep --task cnn --set batch-size=32,64 --set batchnorm=true,false --repeat 3 --epochs 3 --out sweeps/bn\n" +
 			"   mnistgpu sweep --task mlp --set 'hidden=128,64;128,64,32' --set lr=0.01,0.05 --subset 5000 --epochs 2\n" +
 			"   mnistgpu sweep --task cnn --set lr=0.01,0.05,0.1 --shard 1/2 --out sweeps/lr-a   # on one machine\n" +
 			"   mnistgpu sweep --task cnn --set lr=0.01,0.05,0.1 --shard 2/2 --out sweeps/lr-b   # on another\n" +
-			"   mnistgpu sweep merge sweeps/lr-a sweeps/lr-b",
+			"   mnistgpu sweep merge sweeps/lr-a sweeps/lr-b --out sweeps/lr\n" +
+			"   mnistgpu sweep --task cnn --set lr=0.01,0.05,0.1 --shard auto --out sweeps/lr-$SLURM_ARRAY_TASK_ID   # Slurm or Kubernetes array job",
 		Flags:       flags,
 		Action:      sweepAction,
 		Subcommands: []*cli.Command{sweepMergeCommand()},
