@@ -220,16 +220,32 @@ func (d *Device) PoolActBackward(act kernels.Activation, pool kernels.MaxPool, n
 	return d.ActBackward(act, n*p.ch*p.h*p.w, y, y, dx, dx)
 }
 
-// ConvBiasForward composes conv.Forward and AddBias.
+// ConvBiasForward composes conv.Forward and AddBias; a convolution of this
+// device adds the bias to each output plane as it finishes it (the same
+// bits, one pass fewer over y).
 func (d *Device) ConvBiasForward(s kernels.ConvShape, conv kernels.Conv2D, n int, x, w, b, y kernels.Buffer) error {
+	if c, ok := conv.(*conv2D); ok && c.d == d && c.s == s {
+		return c.forwardBias(n, x, w, b, y)
+	}
 	if err := conv.Forward(n, x, w, y); err != nil {
 		return err
 	}
 	return d.AddBias(n, s.OutC, s.H*s.W, y, b)
 }
 
-// ConvBiasBackward composes BiasGrad, conv.BackwardFilter and BackwardData.
+// ConvBiasBackward composes BiasGrad, conv.BackwardFilter and BackwardData;
+// a convolution of this device sums the bias gradient in its filter
+// gradient's pass over dy (the same bits).
 func (d *Device) ConvBiasBackward(s kernels.ConvShape, conv kernels.Conv2D, n int, x, dy, w, dw, db, dx kernels.Buffer) error {
+	if c, ok := conv.(*conv2D); ok && c.d == d && c.s == s {
+		if err := c.backwardFilterBias(n, x, dy, dw, db); err != nil {
+			return err
+		}
+		if isNil(dx) {
+			return nil
+		}
+		return conv.BackwardData(n, dy, w, dx)
+	}
 	if err := d.BiasGrad(n, s.OutC, s.H*s.W, dy, db); err != nil {
 		return err
 	}
