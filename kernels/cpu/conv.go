@@ -284,30 +284,26 @@ func (t *convTask) run(w, lo, hi int) {
 				}
 			}
 			if t.bias != nil {
-				b := t.bias[o]
-				for j := range dst {
-					dst[j] += b
-				}
+				// (x - 0)·1 + b is x + b exactly, NaN and -0 included:
+				// AddBias's bits, in vector lanes.
+				bnAffinePlane(dst, dst, 0, 1, t.bias[o])
 			}
 		}
 	}
 }
 
-// padPlanes copies ch planes of H×W from src into dst's zero-bordered
-// planes of hp×wp. Borders are rewritten every time, so the scratch needs
-// no state between calls.
+// padPlanes copies ch planes of H×W from src into the interiors of dst's
+// zero-bordered planes of hp×wp. Only padPlanes writes the scratch planes,
+// always at the same places, so their borders stay the zeros that make
+// allocated: they are never rewritten.
 func (c *conv2D) padPlanes(dst, src []float32, ch int) {
 	h, w, p := c.s.H, c.s.W, c.pad
 	wp := c.wp
 	for ci := 0; ci < ch; ci++ {
 		plane := dst[ci*c.hp*wp : (ci+1)*c.hp*wp]
-		clear(plane[:p*wp])     // top rows
-		clear(plane[(p+h)*wp:]) // bottom rows
+		in := src[ci*h*w : (ci+1)*h*w]
 		for y := 0; y < h; y++ {
-			row := plane[(p+y)*wp : (p+y+1)*wp]
-			clear(row[:p])
-			copy(row[p:p+w], src[(ci*h+y)*w:(ci*h+y+1)*w])
-			clear(row[p+w:])
+			copy(plane[(p+y)*wp+p:(p+y)*wp+p+w], in[y*w:(y+1)*w])
 		}
 	}
 }

@@ -185,39 +185,41 @@ func (d *Device) DenseBackward(n, in, out int, dy, x, w, dw, db kernels.Buffer, 
 	return d.ActBackward(act, n*in, a, a, dx, dx)
 }
 
-// ActPoolForward composes ActForward and pool.Forward.
+// ActPoolForward is ActForward and pool.Forward, plane by plane
+// (fused_planes.go): the same bits.
 func (d *Device) ActPoolForward(act kernels.Activation, pool kernels.MaxPool, n int, x, y, pooled kernels.Buffer) error {
-	p, ok := pool.(*maxPool)
-	if !ok || p.d != d {
+	p, _, ok := d.fusedPool(pool, nil)
+	if !ok {
 		return fmt.Errorf("cpu: ActPoolForward: pool is %T, not a max-pool of this device", pool)
 	}
-	if err := d.ActForward(act, n*p.ch*p.h*p.w, x, y); err != nil {
-		return err
-	}
-	return p.Forward(n, y, pooled)
+	return p.actPoolForward(act, n, x, y, pooled)
 }
 
-// BNActPoolForward composes bn.ForwardTrain and ActPoolForward.
+// BNActPoolForward is bn.ForwardTrain and ActPoolForward: with a batch norm
+// and max-pool of this device over the same planes, the batch statistics
+// first, then the batch norm's apply, the activation and the max-pool plane
+// by plane (fused_planes.go): the same bits.
 func (d *Device) BNActPoolForward(bn kernels.BatchNorm, act kernels.Activation, pool kernels.MaxPool, n int, x, gamma, beta, runMean, runVar,
 	saveMean, saveInvStd, bnY, actY, pooled kernels.Buffer) error {
+	if p, b, ok := d.fusedPool(pool, bn); ok && b != nil {
+		return p.bnActPoolForward(b, act, n, x, gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled)
+	}
 	if err := bn.ForwardTrain(n, x, gamma, beta, runMean, runVar, bnY, saveMean, saveInvStd); err != nil {
 		return err
 	}
 	return d.ActPoolForward(act, pool, n, bnY, actY, pooled)
 }
 
-// PoolActBackward composes pool.Backward and ActBackward (in place).
+// PoolActBackward is pool.Backward and ActBackward (in place), plane by
+// plane (fused_planes.go): the same bits.
 func (d *Device) PoolActBackward(act kernels.Activation, pool kernels.MaxPool, n int, y, dpooled, dx kernels.Buffer) error {
-	p, ok := pool.(*maxPool)
-	if !ok || p.d != d {
+	p, _, ok := d.fusedPool(pool, nil)
+	if !ok {
 		return fmt.Errorf("cpu: PoolActBackward: pool is %T, not a max-pool of this device", pool)
 	}
 	// Backward checks its pooled output's size but does not read it:
 	// dpooled has that size.
-	if err := p.Backward(n, y, dpooled, dpooled, dx); err != nil {
-		return err
-	}
-	return d.ActBackward(act, n*p.ch*p.h*p.w, y, y, dx, dx)
+	return p.poolActBackward(act, n, y, dpooled, dx)
 }
 
 // ConvBiasForward composes conv.Forward and AddBias; a convolution of this
@@ -277,9 +279,15 @@ func (d *Device) ConvBNActPoolForwardGather(data, labels, perm, ctr kernels.Buff
 	return d.ConvBNActPoolForward(s, conv, bn, act, pool, n, x, w, b, convY, gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled)
 }
 
-// PoolActBNBackward composes PoolActBackward and bn.Backward.
+// PoolActBNBackward is PoolActBackward and bn.Backward: with a batch norm
+// and max-pool of this device over the same planes, the pool's and the
+// activation's backward and the batch norm's partial sums plane by plane,
+// then the batch norm's dx plane by plane (fused_planes.go): the same bits.
 func (d *Device) PoolActBNBackward(bn kernels.BatchNorm, act kernels.Activation, pool kernels.MaxPool, n int, actY, dpooled, g, x, gamma,
 	saveMean, saveInvStd, dx, dgamma, dbeta kernels.Buffer) error {
+	if p, b, ok := d.fusedPool(pool, bn); ok && b != nil {
+		return p.poolActBNBackward(b, act, n, actY, dpooled, g, x, gamma, saveMean, saveInvStd, dx, dgamma, dbeta)
+	}
 	if err := d.PoolActBackward(act, pool, n, actY, dpooled, g); err != nil {
 		return err
 	}
