@@ -194,3 +194,15 @@ func sqDevVec(x []float32, mean float64) (float64, int) {
 	}
 	return sqDevAVX2(&x[0], n, mean), n
 }
+
+// sumLanesVec adds x's first multiple of 8 elements into the 8 lanes,
+// lane j taking the elements 8k+j in order of k, as sum32's Go loop does
+// (the same bits); it returns how many elements it added.
+func sumLanesVec(x []float32, lanes *[8]float32) int {
+	n := len(x) &^ 7
+	if !useAsm || n == 0 {
+		return 0
+	}
+	sumLanesAVX2(&x[0], n, &lanes[0])
+	return n
+}

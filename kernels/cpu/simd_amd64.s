@@ -1181,3 +1181,25 @@ done:
 	MOVSD        X1, ret+24(FP)
 	VZEROUPPER
 	RET
+
+// func sumLanesAVX2(x *float32, n int, lanes *float32)
+// Requires: AVX
+TEXT ·sumLanesAVX2(SB), NOSPLIT, $0-24
+	MOVQ    x+0(FP), AX
+	MOVQ    n+8(FP), CX
+	MOVQ    lanes+16(FP), DX
+	VMOVUPS (DX), Y0
+	SHRQ    $0x03, CX
+
+loop:
+	TESTQ  CX, CX
+	JZ     done
+	VADDPS (AX), Y0, Y0
+	ADDQ   $0x00000020, AX
+	DECQ   CX
+	JMP    loop
+
+done:
+	VMOVUPS Y0, (DX)
+	VZEROUPPER
+	RET

@@ -78,3 +78,8 @@ func maxPoolBackAVX2(x *float32, dy *float32, dx *float32, oh int, ow int, w int
 //
 //go:noescape
 func sqDevAVX2(x *float32, n int, mean float64) float64
+
+// sumLanesAVX2 adds x's n&^7 elements into 8 lanes, lane j taking elements 8k+j (see asmgen).
+//
+//go:noescape
+func sumLanesAVX2(x *float32, n int, lanes *float32)

@@ -40,6 +40,7 @@ func main() {
 	maxPool()
 	maxPoolBack()
 	sqDev()
+	sumLanes()
 	Generate()
 }
 
@@ -923,6 +924,32 @@ func sqDev() {
 	VADDPD(hi, lo, lo)
 	VHADDPD(lo, lo, lo)
 	Store(lo, ReturnIndex(0))
+	VZEROUPPER()
+	RET()
+}
+
+// sumLanes emits sumLanesAVX2: lanes[j] += x[8k+j] over the n&^7 elements,
+// in order of k, with one 8-lane accumulator: bias.go's sum32 keeps the
+// same eight chains in Go, so both give the same bits.
+func sumLanes() {
+	TEXT("sumLanesAVX2", NOSPLIT, "func(x *float32, n int, lanes *float32)")
+	Pragma("noescape")
+	Doc("sumLanesAVX2 adds x's n&^7 elements into 8 lanes, lane j taking elements 8k+j (see asmgen).")
+	px := Load(Param("x"), GP64())
+	n := Load(Param("n"), GP64())
+	pl := Load(Param("lanes"), GP64())
+	acc := YMM()
+	VMOVUPS(Mem{Base: pl}, acc)
+	SHRQ(U8(3), n)
+	Label("loop")
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	VADDPS(Mem{Base: px}, acc, acc) // acc + x: Go's lane += x
+	ADDQ(U32(32), px)
+	DECQ(n)
+	JMP(LabelRef("loop"))
+	Label("done")
+	VMOVUPS(acc, Mem{Base: pl})
 	VZEROUPPER()
 	RET()
 }
