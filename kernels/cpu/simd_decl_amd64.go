@@ -29,6 +29,11 @@ func adamAVX2(p *float32, grad *float32, m *float32, v *float32, n int, w1 float
 //go:noescape
 func corr3AVX2(dst *float32, src *float32, w *float32, h int, wd int, wp int, acc int, mask *int32)
 
+// corr3x2AVX2 is the row-vectorised 3×3 correlation, two output rows at a time (see asmgen).
+//
+//go:noescape
+func corr3x2AVX2(dst *float32, src *float32, w *float32, h int, wd int, wp int, acc int, mask *int32)
+
 // filterGrad3AVX2 is the row-vectorised 3×3 filter gradient (see asmgen).
 //
 //go:noescape
