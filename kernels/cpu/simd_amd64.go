@@ -93,7 +93,17 @@ func filterGrad3Vec(dst, g, src []float32, h, wd, wp int) bool {
 	if !useAsm || h < 1 || wd < 1 || wp < wd+2 || len(dst) < 9 || len(g) < h*wd || len(src) < (h+1)*wp+wd+2 {
 		return false
 	}
-	filterGrad3AVX2(&dst[0], &g[0], &src[0], h, wd, wp, &tailMask[8-wd%8])
+	// Pairs of rows of g share three of their four input rows' loads
+	// (BenchmarkConv backfilter: 28×28 about 20% faster, 14×14 no slower);
+	// an odd last row goes alone.
+	y := 0
+	if h >= 2 {
+		filterGrad3x2AVX2(&dst[0], &g[0], &src[0], h/2, wd, wp, &tailMask[8-wd%8])
+		y = h &^ 1
+	}
+	if y < h {
+		filterGrad3AVX2(&dst[0], &g[y*wd], &src[y*wp], h-y, wd, wp, &tailMask[8-wd%8])
+	}
 	return true
 }
 

@@ -39,6 +39,11 @@ func corr3x2AVX2(dst *float32, src *float32, w *float32, h int, wd int, wp int, 
 //go:noescape
 func filterGrad3AVX2(dst *float32, grad *float32, src *float32, h int, wd int, wp int, mask *int32)
 
+// filterGrad3x2AVX2 is the row-vectorised 3×3 filter gradient, two rows of grad at a time (see asmgen).
+//
+//go:noescape
+func filterGrad3x2AVX2(dst *float32, grad *float32, src *float32, h int, wd int, wp int, mask *int32)
+
 // reluForwardAVX2 is y = max(x, 0) over n&^7 elements (see asmgen).
 //
 //go:noescape
