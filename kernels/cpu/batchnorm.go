@@ -40,6 +40,7 @@ type bnTask struct {
 
 const (
 	bnTrain = iota
+	bnStats // bnTrain without writing y (the fused ops apply it plane by plane)
 	bnInfer
 	bnBackward
 )
@@ -60,6 +61,12 @@ func (d *Device) NewBatchNorm(ch, spatial, maxN int, eps, momentum float32) (ker
 // variance) for Backward. Like PyTorch it needs more than one value per
 // channel (the unbiased variance divides by N-1).
 func (b *batchNorm) ForwardTrain(n int, x, gamma, beta, runMean, runVar, y, saveMean, saveInvStd kernels.Buffer) error {
+	return b.forwardTrain(bnTrain, n, x, gamma, beta, runMean, runVar, y, saveMean, saveInvStd)
+}
+
+// forwardTrain is ForwardTrain (mode bnTrain) or, with mode bnStats, all of
+// it but writing y.
+func (b *batchNorm) forwardTrain(mode, n int, x, gamma, beta, runMean, runVar, y, saveMean, saveInvStd kernels.Buffer) error {
 	const op = "BatchNorm.ForwardTrain"
 	if err := kernels.CheckBatchNormTrain(b.ch, b.spatial, b.maxN, n, x, gamma, beta, runMean, runVar, y, saveMean, saveInvStd); err != nil {
 		return fmt.Errorf("cpu: %w", err)
@@ -88,7 +95,7 @@ func (b *batchNorm) ForwardTrain(n int, x, gamma, beta, runMean, runVar, y, save
 	if t.sInvStd, err = d.f32(op, "saveInvStd", saveInvStd, b.ch); err != nil {
 		return err
 	}
-	b.run(bnTrain, n)
+	b.run(mode, n)
 	return nil
 }
 
@@ -183,7 +190,7 @@ func (t *bnTask) run(_, lo, hi int) {
 	N := t.n * sp
 	for c := lo; c < hi; c++ {
 		switch t.mode {
-		case bnTrain:
+		case bnTrain, bnStats:
 			var sum float64
 			for i := 0; i < t.n; i++ {
 				sum += float64(sum32(t.x[i*stride+c*sp : i*stride+(c+1)*sp]))
@@ -206,7 +213,9 @@ func (t *bnTask) run(_, lo, hi int) {
 			m := float64(b.momentum)
 			t.rMean[c] = float32((1-m)*float64(t.rMean[c]) + m*mean)
 			t.rVar[c] = float32((1-m)*float64(t.rVar[c]) + m*ss/float64(N-1))
-			t.affine(c, float32(mean), float32(invStd)*t.gamma[c], t.beta[c])
+			if t.mode == bnTrain {
+				t.affine(c, float32(mean), float32(invStd)*t.gamma[c], t.beta[c])
+			}
 		case bnInfer:
 			scale := float32(float64(t.gamma[c]) / math.Sqrt(float64(t.rVar[c])+float64(b.eps)))
 			t.affine(c, t.rMean[c], scale, t.beta[c])
@@ -216,15 +225,7 @@ func (t *bnTask) run(_, lo, hi int) {
 			for i := 0; i < t.n; i++ {
 				x := t.x[i*stride+c*sp : i*stride+(c+1)*sp]
 				dy := t.dy[i*stride+c*sp : i*stride+(c+1)*sp]
-				dy = dy[:len(x)]
-				// Per-row partials, added in float64; the vector path
-				// (simd_*.go) sums the first multiple of 8 in 8 lanes.
-				a, g, done := bnBackwardSumsVec(x, dy, mean, istd)
-				for j, v := range x[done:] {
-					j += done
-					a += dy[j]
-					g += dy[j] * ((v - mean) * istd)
-				}
+				a, g := bnSumsPlane(x, dy, mean, istd)
 				sdy += float64(a)
 				sdyx += float64(g)
 			}
@@ -237,13 +238,7 @@ func (t *bnTask) run(_, lo, hi int) {
 				x := t.x[i*stride+c*sp : i*stride+(c+1)*sp]
 				dy := t.dy[i*stride+c*sp : i*stride+(c+1)*sp]
 				dx := t.dx[i*stride+c*sp : i*stride+(c+1)*sp]
-				dy, dx = dy[:len(x)], dx[:len(x)]
-				done := bnBackwardDxVec(x, dy, dx, mean, istd, k, mdy, mdyx) // the same bits
-				for j, v := range x[done:] {
-					j += done
-					xh := (v - mean) * istd
-					dx[j] = k * (dy[j] - mdy - xh*mdyx)
-				}
+				bnDxPlane(x, dy, dx, mean, istd, k, mdy, mdyx)
 			}
 		}
 	}
@@ -255,10 +250,40 @@ func (t *bnTask) affine(c int, shift, scale, beta float32) {
 	for i := 0; i < t.n; i++ {
 		x := t.x[i*stride+c*sp : i*stride+(c+1)*sp]
 		y := t.y[i*stride+c*sp : i*stride+(c+1)*sp]
-		y = y[:len(x)]
-		done := bnAffineVec(x, y, shift, scale, beta) // the same bits (simd_*.go)
-		for j, v := range x[done:] {
-			y[done+j] = (v-shift)*scale + beta
-		}
+		bnAffinePlane(x, y, shift, scale, beta)
+	}
+}
+
+// bnAffinePlane writes y = (x - shift)·scale + beta over one plane.
+func bnAffinePlane(x, y []float32, shift, scale, beta float32) {
+	y = y[:len(x)]
+	done := bnAffineVec(x, y, shift, scale, beta) // the same bits (simd_*.go)
+	for j, v := range x[done:] {
+		y[done+j] = (v-shift)*scale + beta
+	}
+}
+
+// bnSumsPlane returns one plane's float32 partials Σ dy and Σ dy·x̂ of the
+// backward pass, which callers add in float64; the vector path
+// (simd_*.go) sums the first multiple of 8 in 8 lanes.
+func bnSumsPlane(x, dy []float32, mean, istd float32) (a, g float32) {
+	dy = dy[:len(x)]
+	a, g, done := bnBackwardSumsVec(x, dy, mean, istd)
+	for j, v := range x[done:] {
+		j += done
+		a += dy[j]
+		g += dy[j] * ((v - mean) * istd)
+	}
+	return a, g
+}
+
+// bnDxPlane writes one plane of dx = k·(dy - mdy - x̂·mdyx).
+func bnDxPlane(x, dy, dx []float32, mean, istd, k, mdy, mdyx float32) {
+	dy, dx = dy[:len(x)], dx[:len(x)]
+	done := bnBackwardDxVec(x, dy, dx, mean, istd, k, mdy, mdyx) // the same bits
+	for j, v := range x[done:] {
+		j += done
+		xh := (v - mean) * istd
+		dx[j] = k * (dy[j] - mdy - xh*mdyx)
 	}
 }

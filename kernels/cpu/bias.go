@@ -79,19 +79,30 @@ func (t *biasTask) run(_, lo, hi int) {
 	}
 }
 
-// sum32 is Σ s in float32 with four partial sums (short rows, so the
-// rounding error stays small; callers add the results in float64).
+// sum32 is Σ s in float32 with eight partial sums, lane j taking the
+// elements 8k+j in order and the last len(s)%8 going to lanes 0.. (short
+// rows, so the rounding error stays small; callers add the results in
+// float64). The vector path (simd_*.go) keeps the same eight chains in one
+// register, so both paths give the same bits.
 func sum32(s []float32) float32 {
-	var a, b, c, d float32
-	for len(s) >= 4 {
-		a += s[0]
-		b += s[1]
-		c += s[2]
-		d += s[3]
-		s = s[4:]
+	var l [8]float32
+	done := sumLanesVec(s, &l)
+	l0, l1, l2, l3, l4, l5, l6, l7 := l[0], l[1], l[2], l[3], l[4], l[5], l[6], l[7]
+	r := s[done:]
+	for len(r) >= 8 {
+		l0 += r[0]
+		l1 += r[1]
+		l2 += r[2]
+		l3 += r[3]
+		l4 += r[4]
+		l5 += r[5]
+		l6 += r[6]
+		l7 += r[7]
+		r = r[8:]
 	}
-	for _, v := range s {
-		a += v
+	t := [8]float32{l0, l1, l2, l3, l4, l5, l6, l7}
+	for j, v := range r {
+		t[j] += v
 	}
-	return (a + b) + (c + d)
+	return ((t[0] + t[4]) + (t[1] + t[5])) + ((t[2] + t[6]) + (t[3] + t[7]))
 }

@@ -34,6 +34,7 @@ type conv2D struct {
 
 	planes [][]float32 // per thread: max(C, OutC) padded planes
 	dwPart [][]float32 // per group of filterGroup images: partial dw, OutC·C·K·K
+	bSum   []float32   // per image and output channel: Σ dy of the plane (forwardBias's fused bias gradient)
 	wT     []float32   // flipped, transposed weights [C, OutC, K, K]
 	task   convTask
 }
@@ -44,9 +45,11 @@ type convTask struct {
 	mode    int // convForward, convBackData or convBackFilter
 	in, out []float32
 	w       []float32
-	inC     int // channels of in
-	outC    int // channels of out
-	n       int // images of a filter-gradient pass (which runs over groups)
+	inC     int       // channels of in
+	outC    int       // channels of out
+	n       int       // images of a filter-gradient pass (which runs over groups)
+	bias    []float32 // forward: added to each output plane (nil: none)
+	bSum    []float32 // filter gradient: each dy plane's sum32 goes here (nil: none)
 }
 
 // filterGroup is the number of images whose filter gradients are summed
@@ -79,6 +82,7 @@ func (d *Device) NewConv2D(s kernels.ConvShape, maxN int) (kernels.Conv2D, error
 		c.dwPart[i] = make([]float32, s.OutC*s.C*s.K*s.K)
 	}
 	c.wT = make([]float32, s.OutC*s.C*s.K*s.K)
+	c.bSum = make([]float32, maxN*s.OutC)
 	c.task.c = c
 	return c, nil
 }
@@ -103,6 +107,52 @@ func (c *conv2D) Forward(n int, x, w, y kernels.Buffer) error {
 		return err
 	}
 	c.run(convForward, n, xs, ws, ys, s.C, s.OutC)
+	return nil
+}
+
+// forwardBias is Forward followed by AddBias(n, OutC, H·W, y, b), with the
+// bias added to each output plane while it is in cache: the same bits.
+func (c *conv2D) forwardBias(n int, x, w, b, y kernels.Buffer) error {
+	s, d := c.s, c.d
+	if err := kernels.CheckBias("AddBias", n, s.OutC, s.H*s.W, y, b); err != nil {
+		return fmt.Errorf("cpu: %w", err)
+	}
+	bs, err := d.f32("AddBias", "bias", b, s.OutC)
+	if err != nil {
+		return err
+	}
+	c.task.bias = bs
+	err = c.Forward(n, x, w, y)
+	c.task.bias = nil
+	return err
+}
+
+// backwardFilterBias is BiasGrad(n, OutC, H·W, dy, db) and BackwardFilter
+// in one pass over dy: each dy plane's sum32 is taken while the filter
+// gradient reads it, and the sums are added in float64 in image order, as
+// BiasGrad adds them: the same bits.
+func (c *conv2D) backwardFilterBias(n int, x, dy, dw, db kernels.Buffer) error {
+	s, d := c.s, c.d
+	if err := kernels.CheckBias("BiasGrad", n, s.OutC, s.H*s.W, dy, db); err != nil {
+		return fmt.Errorf("cpu: %w", err)
+	}
+	dbs, err := d.f32("BiasGrad", "dbias", db, s.OutC)
+	if err != nil {
+		return err
+	}
+	c.task.bSum = c.bSum
+	err = c.BackwardFilter(n, x, dy, dw)
+	c.task.bSum = nil
+	if err != nil {
+		return err
+	}
+	for o := range dbs {
+		var sum float64
+		for i := 0; i < n; i++ {
+			sum += float64(c.bSum[i*s.OutC+o])
+		}
+		dbs[o] = float32(sum)
+	}
 	return nil
 }
 
@@ -203,6 +253,9 @@ func (t *convTask) run(w, lo, hi int) {
 			c.padPlanes(planes, t.in[i*s.C*hw:(i+1)*s.C*hw], s.C)
 			for o := 0; o < s.OutC; o++ {
 				g := dy[(i*s.OutC+o)*hw : (i*s.OutC+o+1)*hw]
+				if t.bSum != nil {
+					t.bSum[i*s.OutC+o] = sum32(g)
+				}
 				for ci := 0; ci < s.C; ci++ {
 					dst := part[(o*s.C+ci)*kk : (o*s.C+ci+1)*kk]
 					src := planes[ci*pl : (ci+1)*pl]
@@ -230,25 +283,27 @@ func (t *convTask) run(w, lo, hi int) {
 					corrK(dst, src, wk, s.H, s.W, c.wp, k, ci > 0)
 				}
 			}
+			if t.bias != nil {
+				// (x - 0)·1 + b is x + b exactly, NaN and -0 included:
+				// AddBias's bits, in vector lanes.
+				bnAffinePlane(dst, dst, 0, 1, t.bias[o])
+			}
 		}
 	}
 }
 
-// padPlanes copies ch planes of H×W from src into dst's zero-bordered
-// planes of hp×wp. Borders are rewritten every time, so the scratch needs
-// no state between calls.
+// padPlanes copies ch planes of H×W from src into the interiors of dst's
+// zero-bordered planes of hp×wp. Only padPlanes writes the scratch planes,
+// always at the same places, so their borders stay the zeros that make
+// allocated: they are never rewritten.
 func (c *conv2D) padPlanes(dst, src []float32, ch int) {
 	h, w, p := c.s.H, c.s.W, c.pad
 	wp := c.wp
 	for ci := 0; ci < ch; ci++ {
 		plane := dst[ci*c.hp*wp : (ci+1)*c.hp*wp]
-		clear(plane[:p*wp])     // top rows
-		clear(plane[(p+h)*wp:]) // bottom rows
+		in := src[ci*h*w : (ci+1)*h*w]
 		for y := 0; y < h; y++ {
-			row := plane[(p+y)*wp : (p+y+1)*wp]
-			clear(row[:p])
-			copy(row[p:p+w], src[(ci*h+y)*w:(ci*h+y+1)*w])
-			clear(row[p+w:])
+			copy(plane[(p+y)*wp+p:(p+y)*wp+p+w], in[y*w:(y+1)*w])
 		}
 	}
 }

@@ -213,7 +213,8 @@ func (d *Device) DenseLoss(loss kernels.Loss, n, in, out int, x, w, b, logits, l
 	return d.DenseBackward(n, in, out, dlogits, x, w, dw, db, act, a, mask, dx)
 }
 
-// ActPoolForward composes ActForward and pool.Forward.
+// ActPoolForward is ActForward and pool.Forward, plane by plane
+// (fused_planes.go): the same bits.
 func (d *Device) ActPoolForward(act kernels.Activation, pool kernels.MaxPool, n int, x, y, pooled kernels.Buffer) error {
 	p, pp, err := d.poolPlan("ActPoolForward", pool)
 	if err != nil {
@@ -222,13 +223,13 @@ func (d *Device) ActPoolForward(act kernels.Activation, pool kernels.MaxPool, n 
 	if err := kernels.CheckActPoolForward(act, pp, n, x, y, pooled); err != nil {
 		return fmt.Errorf("cpu: %w", err)
 	}
-	if err := d.ActForward(act, n*p.ch*p.h*p.w, x, y); err != nil {
-		return err
-	}
-	return p.Forward(n, y, pooled)
+	return p.actPoolForward(act, n, x, y, pooled)
 }
 
-// BNActPoolForward composes bn.ForwardTrain and ActPoolForward.
+// BNActPoolForward is bn.ForwardTrain and ActPoolForward: with a batch norm
+// and max-pool of this device over the same planes, the batch statistics
+// first, then the batch norm's apply, the activation and the max-pool plane
+// by plane (fused_planes.go): the same bits.
 func (d *Device) BNActPoolForward(bn kernels.BatchNorm, act kernels.Activation, pool kernels.MaxPool, n int, x, gamma, beta, runMean, runVar,
 	saveMean, saveInvStd, bnY, actY, pooled kernels.Buffer) error {
 	const op = "BNActPoolForward"
@@ -243,13 +244,17 @@ func (d *Device) BNActPoolForward(bn kernels.BatchNorm, act kernels.Activation, 
 	if err := kernels.CheckBNActPoolForward(bp, act, pp, n, x, gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled); err != nil {
 		return fmt.Errorf("cpu: %w", err)
 	}
+	if p, b, ok := d.fusedPool(pool, bn); ok && b != nil {
+		return p.bnActPoolForward(b, act, n, x, gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled)
+	}
 	if err := bn.ForwardTrain(n, x, gamma, beta, runMean, runVar, bnY, saveMean, saveInvStd); err != nil {
 		return err
 	}
 	return d.ActPoolForward(act, pool, n, bnY, actY, pooled)
 }
 
-// PoolActBackward composes pool.Backward and ActBackward (in place).
+// PoolActBackward is pool.Backward and ActBackward (in place), plane by
+// plane (fused_planes.go): the same bits.
 func (d *Device) PoolActBackward(act kernels.Activation, pool kernels.MaxPool, n int, y, dpooled, dx kernels.Buffer) error {
 	p, pp, err := d.poolPlan("PoolActBackward", pool)
 	if err != nil {
@@ -258,15 +263,12 @@ func (d *Device) PoolActBackward(act kernels.Activation, pool kernels.MaxPool, n
 	if err := kernels.CheckPoolActBackward(act, pp, n, y, dpooled, dx); err != nil {
 		return fmt.Errorf("cpu: %w", err)
 	}
-	// Backward checks its pooled output's size but does not read it:
-	// dpooled has that size.
-	if err := p.Backward(n, y, dpooled, dpooled, dx); err != nil {
-		return err
-	}
-	return d.ActBackward(act, n*p.ch*p.h*p.w, y, y, dx, dx)
+	return p.poolActBackward(act, n, y, dpooled, dx)
 }
 
-// ConvBiasForward composes conv.Forward and AddBias.
+// ConvBiasForward composes conv.Forward and AddBias; a convolution of this
+// device adds the bias to each output plane as it finishes it (the same
+// bits, one pass fewer over y).
 func (d *Device) ConvBiasForward(s kernels.ConvShape, conv kernels.Conv2D, n int, x, w, b, y kernels.Buffer) error {
 	cp, err := d.convPlan("ConvBiasForward", conv)
 	if err != nil {
@@ -275,13 +277,18 @@ func (d *Device) ConvBiasForward(s kernels.ConvShape, conv kernels.Conv2D, n int
 	if err := kernels.CheckConvBiasForward(cp, s, n, x, w, b, y); err != nil {
 		return fmt.Errorf("cpu: %w", err)
 	}
+	if c, ok := conv.(*conv2D); ok && c.d == d && c.s == s {
+		return c.forwardBias(n, x, w, b, y)
+	}
 	if err := conv.Forward(n, x, w, y); err != nil {
 		return err
 	}
 	return d.AddBias(n, s.OutC, s.H*s.W, y, b)
 }
 
-// ConvBiasBackward composes BiasGrad, conv.BackwardFilter and BackwardData.
+// ConvBiasBackward composes BiasGrad, conv.BackwardFilter and BackwardData;
+// a convolution of this device sums the bias gradient in its filter
+// gradient's pass over dy (the same bits).
 func (d *Device) ConvBiasBackward(s kernels.ConvShape, conv kernels.Conv2D, n int, x, dy, w, dw, db, dx kernels.Buffer) error {
 	cp, err := d.convPlan("ConvBiasBackward", conv)
 	if err != nil {
@@ -289,6 +296,15 @@ func (d *Device) ConvBiasBackward(s kernels.ConvShape, conv kernels.Conv2D, n in
 	}
 	if err := kernels.CheckConvBiasBackward(cp, s, n, x, dy, w, dw, db, dx); err != nil {
 		return fmt.Errorf("cpu: %w", err)
+	}
+	if c, ok := conv.(*conv2D); ok && c.d == d && c.s == s {
+		if err := c.backwardFilterBias(n, x, dy, dw, db); err != nil {
+			return err
+		}
+		if isNil(dx) {
+			return nil
+		}
+		return conv.BackwardData(n, dy, w, dx)
 	}
 	if err := d.BiasGrad(n, s.OutC, s.H*s.W, dy, db); err != nil {
 		return err
@@ -337,7 +353,10 @@ func (d *Device) ConvBNActPoolForwardGather(data, labels, perm, ctr kernels.Buff
 	return d.ConvBNActPoolForward(s, conv, bn, act, pool, n, x, w, b, convY, gamma, beta, runMean, runVar, saveMean, saveInvStd, bnY, actY, pooled)
 }
 
-// PoolActBNBackward composes PoolActBackward and bn.Backward.
+// PoolActBNBackward is PoolActBackward and bn.Backward: with a batch norm
+// and max-pool of this device over the same planes, the pool's and the
+// activation's backward and the batch norm's partial sums plane by plane,
+// then the batch norm's dx plane by plane (fused_planes.go): the same bits.
 func (d *Device) PoolActBNBackward(bn kernels.BatchNorm, act kernels.Activation, pool kernels.MaxPool, n int, actY, dpooled, g, x, gamma,
 	saveMean, saveInvStd, dx, dgamma, dbeta kernels.Buffer) error {
 	const op = "PoolActBNBackward"
@@ -351,6 +370,9 @@ func (d *Device) PoolActBNBackward(bn kernels.BatchNorm, act kernels.Activation,
 	}
 	if err := kernels.CheckPoolActBNBackward(bp, act, pp, n, actY, dpooled, g, x, gamma, saveMean, saveInvStd, dx, dgamma, dbeta); err != nil {
 		return fmt.Errorf("cpu: %w", err)
+	}
+	if p, b, ok := d.fusedPool(pool, bn); ok && b != nil {
+		return p.poolActBNBackward(b, act, n, actY, dpooled, g, x, gamma, saveMean, saveInvStd, dx, dgamma, dbeta)
 	}
 	if err := d.PoolActBackward(act, pool, n, actY, dpooled, g); err != nil {
 		return err

@@ -19,6 +19,10 @@ type maxPool struct {
 	d              *Device
 	ch, h, w, maxN int
 	task           poolTask
+	planes         planeTask // the fused ops' pass (fused_planes.go)
+	bnSums         []float32 // per plane: Σ dy, Σ dy·x̂ of a batch norm's backward
+	bnK, bnMdy     []float32 // per channel: a batch norm's backward coefficients
+	bnMdyx         []float32
 }
 
 // poolTask is the plan's preallocated parallel pass over planes.
@@ -35,6 +39,9 @@ func (d *Device) NewMaxPool(ch, h, w, maxN int) (kernels.MaxPool, error) {
 	}
 	p := &maxPool{d: d, ch: ch, h: h, w: w, maxN: maxN}
 	p.task.p = p
+	p.planes.p = p
+	p.bnSums = make([]float32, 2*maxN*ch)
+	p.bnK, p.bnMdy, p.bnMdyx = make([]float32, ch), make([]float32, ch), make([]float32, ch)
 	return p, nil
 }
 

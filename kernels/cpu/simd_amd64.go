@@ -72,7 +72,18 @@ func corr3Vec(dst, src, w []float32, h, wd, wp int, acc bool) int {
 	if acc {
 		a = 1
 	}
-	corr3AVX2(&dst[0], &src[0], &w[0], h, wd, wp, a, &tailMask[8-wd%8])
+	// From two full blocks of 8 columns on, pairs of rows load each input
+	// row once for both (BenchmarkConv, 28×28: 25% faster); narrower rows
+	// have too little work per row for the pair's longer FMA chains (14×14:
+	// 25% slower), and an odd last row goes alone.
+	y := 0
+	if wd >= 16 && h >= 2 {
+		corr3x2AVX2(&dst[0], &src[0], &w[0], h/2, wd, wp, a, &tailMask[8-wd%8])
+		y = h &^ 1
+	}
+	if y < h {
+		corr3AVX2(&dst[y*wd], &src[y*wp], &w[0], h-y, wd, wp, a, &tailMask[8-wd%8])
+	}
 	return wd
 }
 
@@ -82,7 +93,17 @@ func filterGrad3Vec(dst, g, src []float32, h, wd, wp int) bool {
 	if !useAsm || h < 1 || wd < 1 || wp < wd+2 || len(dst) < 9 || len(g) < h*wd || len(src) < (h+1)*wp+wd+2 {
 		return false
 	}
-	filterGrad3AVX2(&dst[0], &g[0], &src[0], h, wd, wp, &tailMask[8-wd%8])
+	// Pairs of rows of g share three of their four input rows' loads
+	// (BenchmarkConv backfilter: 28×28 about 20% faster, 14×14 no slower);
+	// an odd last row goes alone.
+	y := 0
+	if h >= 2 {
+		filterGrad3x2AVX2(&dst[0], &g[0], &src[0], h/2, wd, wp, &tailMask[8-wd%8])
+		y = h &^ 1
+	}
+	if y < h {
+		filterGrad3AVX2(&dst[0], &g[y*wd], &src[y*wp], h-y, wd, wp, &tailMask[8-wd%8])
+	}
 	return true
 }
 
@@ -193,4 +214,16 @@ func sqDevVec(x []float32, mean float64) (float64, int) {
 		return 0, 0
 	}
 	return sqDevAVX2(&x[0], n, mean), n
+}
+
+// sumLanesVec adds x's first multiple of 8 elements into the 8 lanes,
+// lane j taking the elements 8k+j in order of k, as sum32's Go loop does
+// (the same bits); it returns how many elements it added.
+func sumLanesVec(x []float32, lanes *[8]float32) int {
+	n := len(x) &^ 7
+	if !useAsm || n == 0 {
+		return 0
+	}
+	sumLanesAVX2(&x[0], n, &lanes[0])
+	return n
 }

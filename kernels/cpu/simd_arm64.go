@@ -128,3 +128,4 @@ func maxPoolFwdVec(x, y []float32, oh, ow, w int) bool { return false }
 func maxPoolBackVec(x, dy, dx []float32, oh, ow, w int) bool { return false }
 
 func sqDevVec(x []float32, mean float64) (float64, int) { return 0, 0 }
+func sumLanesVec(x []float32, lanes *[8]float32) int    { return 0 }

@@ -29,10 +29,20 @@ func adamAVX2(p *float32, grad *float32, m *float32, v *float32, n int, w1 float
 //go:noescape
 func corr3AVX2(dst *float32, src *float32, w *float32, h int, wd int, wp int, acc int, mask *int32)
 
+// corr3x2AVX2 is the row-vectorised 3×3 correlation, two output rows at a time (see asmgen).
+//
+//go:noescape
+func corr3x2AVX2(dst *float32, src *float32, w *float32, h int, wd int, wp int, acc int, mask *int32)
+
 // filterGrad3AVX2 is the row-vectorised 3×3 filter gradient (see asmgen).
 //
 //go:noescape
 func filterGrad3AVX2(dst *float32, grad *float32, src *float32, h int, wd int, wp int, mask *int32)
+
+// filterGrad3x2AVX2 is the row-vectorised 3×3 filter gradient, two rows of grad at a time (see asmgen).
+//
+//go:noescape
+func filterGrad3x2AVX2(dst *float32, grad *float32, src *float32, h int, wd int, wp int, mask *int32)
 
 // reluForwardAVX2 is y = max(x, 0) over n&^7 elements (see asmgen).
 //
@@ -78,3 +88,8 @@ func maxPoolBackAVX2(x *float32, dy *float32, dx *float32, oh int, ow int, w int
 //
 //go:noescape
 func sqDevAVX2(x *float32, n int, mean float64) float64
+
+// sumLanesAVX2 adds x's n&^7 elements into 8 lanes, lane j taking elements 8k+j (see asmgen).
+//
+//go:noescape
+func sumLanesAVX2(x *float32, n int, lanes *float32)

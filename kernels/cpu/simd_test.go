@@ -235,6 +235,7 @@ func TestVectorConv(t *testing.T) {
 		{C: 1, H: 28, W: 28, K: 3, OutC: 4}, {C: 4, H: 14, W: 14, K: 3, OutC: 4},
 		{C: 2, H: 3, W: 1, K: 3, OutC: 3}, {C: 3, H: 5, W: 7, K: 3, OutC: 2},
 		{C: 1, H: 9, W: 8, K: 3, OutC: 1}, {C: 2, H: 4, W: 17, K: 3, OutC: 2},
+		{C: 2, H: 5, W: 16, K: 3, OutC: 3}, {C: 1, H: 7, W: 23, K: 3, OutC: 2}, // odd rows after the pairs
 	} {
 		const n = 19
 		hw := s.H * s.W
