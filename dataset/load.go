@@ -157,7 +157,7 @@ func Locate(flagDir string) (dir, how string, err error) {
 	var missing []string
 	for _, base := range fileNames() {
 		if _, err := FindFile(c.dir, base); err != nil {
-			missing = append(missing, base+"[.gz]")
+			missing = append(missing, strings.SplitN(base, "-idx", 2)[0])
 		}
 	}
 	if len(missing) == 0 {
@@ -171,24 +171,15 @@ func Locate(flagDir string) (dir, how string, err error) {
 	} else if !fi.IsDir() {
 		why = "not a directory"
 	}
-	var tried string
+	var where, fetch string
 	switch c.how {
 	case "--data":
-		tried = "--data " + c.dir + ": " + why
+		where, fetch = "--data "+c.dir, "mnistgpu data "+c.dir
 	case "$" + EnvVar:
-		tried = "--data not given; $" + EnvVar + "=" + c.dir + ": " + why
+		where, fetch = "$"+EnvVar+"="+c.dir, "mnistgpu data $"+EnvVar
 	default:
-		tried = "--data not given; $" + EnvVar + " not set; ./" + DefaultDir + ": " + why
+		where, fetch = "./"+DefaultDir+" (no --data or $"+EnvVar+")", "mnistgpu data"
 	}
-	return "", "", fmt.Errorf("no MNIST data found (tried %s): run `make data` or pass --data DIR holding %s",
-		tried, holding())
-}
-
-// holding lists the four files a data directory must hold.
-func holding() string {
-	names := fileNames()
-	for i := range names {
-		names[i] += "[.gz]"
-	}
-	return strings.Join(names[:], ", ")
+	// One short line; the four file names are in `mnistgpu data --help`.
+	return "", "", fmt.Errorf("no MNIST data in %s: %s; run `%s` or pass --data DIR", where, why, fetch)
 }

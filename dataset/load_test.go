@@ -180,12 +180,11 @@ func TestLocate(t *testing.T) {
 		{name: "env", env: "good", defaults: true, wantHow: "$MNISTGPU_DATA"},
 		{name: "default", defaults: true, wantHow: "default"},
 		{name: "bad flag does not fall back", flag: "bad", env: "good", defaults: true,
-			wantErr: []string{"no MNIST data found (tried --data ", "missing train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz]"}},
+			wantErr: []string{"no MNIST data in --data ", ": missing train-images, train-labels, t10k-images, t10k-labels; run `mnistgpu data "}},
 		{name: "bad env does not fall back", env: "bad", defaults: true,
-			wantErr: []string{"$MNISTGPU_DATA=", "missing train-images-idx3-ubyte[.gz]"}},
+			wantErr: []string{"no MNIST data in $MNISTGPU_DATA=", "missing train-images", "run `mnistgpu data $MNISTGPU_DATA`"}},
 		{name: "nothing", wantErr: []string{
-			"no MNIST data found (tried --data not given; $MNISTGPU_DATA not set; ./data/mnist: no such directory)",
-			"run `make data` or pass --data DIR holding train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]"}},
+			"no MNIST data in ./data/mnist (no --data or $MNISTGPU_DATA): no such directory; run `mnistgpu data` or pass --data DIR"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
