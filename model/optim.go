@@ -74,14 +74,6 @@ func newOptimizer(dev kernels.Device, net *Network, kind string, lr, momentum, w
 	return o, nil
 }
 
-func (o *optimizer) step() error {
-	o.t++
-	if o.kind == OptAdam {
-		return o.dev.Adam(o.count, o.lr, o.beta1, o.beta2, o.eps, o.wd, o.t, o.params, o.grads, o.m1, o.m2)
-	}
-	return o.dev.SGD(o.count, o.lr, o.momentum, o.wd, o.params, o.grads, o.vel)
-}
-
 func (o *optimizer) close() {
 	o.mem.free()
 }
