@@ -81,10 +81,7 @@ func f32Entry(dev kernels.Device, name string, shape []int, b kernels.Buffer) (e
 	if err := dev.Download(v, b); err != nil {
 		return entry{}, fmt.Errorf("read %s: %w", name, err)
 	}
-	raw := make([]byte, 4*len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(x))
-	}
+	raw := f32Bytes(v)
 	return entry{name, "F32", shape, raw}, nil
 }
 
@@ -290,4 +287,13 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// f32Bytes encodes v as little-endian float32s, safetensors' F32 layout.
+func f32Bytes(v []float32) []byte {
+	raw := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(x))
+	}
+	return raw
 }

@@ -3,7 +3,6 @@ package model
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"strconv"
 )
 
@@ -89,11 +88,7 @@ func (t *Trainer) SaveResume(path string, arch Arch, st ResumeState) error {
 		entries = append(entries, e)
 	}
 	for name, v := range st.Extra {
-		raw := make([]byte, 4*len(v))
-		for i, x := range v {
-			putF32(raw[4*i:], x)
-		}
-		entries = append(entries, entry{"extra." + name, "F32", []int{len(v)}, raw})
+		entries = append(entries, entry{"extra." + name, "F32", []int{len(v)}, f32Bytes(v)})
 	}
 	return writeSafetensors(path, entries, md)
 }
@@ -183,11 +178,6 @@ func (t *Trainer) Restore(r *Resume) error {
 	}
 	t.SetSteps(r.State.Steps)
 	return nil
-}
-
-func putF32(b []byte, x float32) {
-	u := math.Float32bits(x)
-	b[0], b[1], b[2], b[3] = byte(u), byte(u>>8), byte(u>>16), byte(u>>24)
 }
 
 // encodeHistory writes each epoch's numbers as exact decimal strings, which

@@ -101,8 +101,9 @@ func (t *Trainer) issueDirect(r *Resident, n int) error {
 	return nil
 }
 
-// stepAt is step with the step number read from the device counter ctr,
-// which it then advances past the batch of n.
+// stepAt updates the parameters with the step number read from the device
+// counter ctr (Adam's bias correction), which it then advances past the
+// batch of n.
 func (o *optimizer) stepAt(n int, ctr kernels.Buffer) error {
 	if o.kind == OptAdam {
 		return o.dev.AdamAt(o.count, o.lr, o.beta1, o.beta2, o.eps, o.wd, n, ctr, o.params, o.grads, o.m1, o.m2)
@@ -155,7 +156,7 @@ func (t *Trainer) startStep(r *Resident, idx kernels.Buffer) (int, error) {
 func (t *Trainer) resyncCounter() { t.st.nextPerm = nil }
 
 // endStep advances the host mirror of the counter.
-func (t *Trainer) endStep(n int) {
+func (t *Trainer) endStep() {
 	t.opt.t++
 	t.st.steps++
 }

@@ -260,7 +260,7 @@ func (t *Trainer) step(r *Resident, idx kernels.Buffer) error {
 	if err != nil {
 		return err
 	}
-	t.endStep(n)
+	t.endStep()
 	return nil
 }
 

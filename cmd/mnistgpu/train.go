@@ -100,11 +100,11 @@ func trainAction(c *cli.Context, task string) error {
 	if c.NArg() > 0 {
 		return &exitError{msg: fmt.Sprintf("train %s: unexpected argument %q (flags start with --)", task, c.Args().First()), code: exitUsage}
 	}
-	if err := checkRepeated(os.Args[1:], append(trainFlags(), runFlags()...)); err != nil {
-		return &exitError{msg: err.Error(), code: exitUsage}
-	}
 	if c.IsSet("resume") {
 		return resumeAction(c, task)
+	}
+	if err := checkRepeated(os.Args[1:], append(trainFlags(), runFlags()...)); err != nil {
+		return &exitError{msg: err.Error(), code: exitUsage}
 	}
 	cfg, err := runConfig(c, task)
 	if err != nil {

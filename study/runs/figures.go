@@ -237,13 +237,9 @@ func (f *figureSet) tsneProgress(what string) func(iter, total int) {
 	return func(iter, total int) { f.stage(fmt.Sprintf("%s %d/%d", what, iter, total)) }
 }
 
-// TSNEFigure embeds x with t-SNE and draws it coloured by label. The
-// embedding runs on dev when it is a GPU (eval.TSNEOn), else on the CPU.
-func TSNEFigure(path, title string, x [][]float32, labels []int, seed uint64, dev kernels.Device) error {
-	return tsneFigure(path, title, x, labels, seed, dev, nil)
-}
-
-// tsneFigure is TSNEFigure, telling progress (when not nil) the iterations
+// tsneFigure embeds x with t-SNE (on dev when it is a GPU, eval.TSNEOn,
+// else on the CPU) and draws it coloured by label, telling progress (when
+// not nil) the iterations
 // done of the total every 50 iterations.
 func tsneFigure(path, title string, x [][]float32, labels []int, seed uint64, dev kernels.Device, progress func(iter, total int)) error {
 	if len(x) < 2 {

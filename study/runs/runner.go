@@ -330,7 +330,7 @@ func runDone(dir string, cfg Config) (bool, error) {
 	if err := ReadJSON(filepath.Join(dir, "config.json"), &old); err != nil {
 		return false, fmt.Errorf("%s has metrics.json but: %w", dir, err)
 	}
-	if diff := configDiff(old, cfg); diff != "" {
+	if diff := Diff(old, cfg); diff != "" {
 		return false, fmt.Errorf("%s holds a finished run of another configuration (%s): remove it or choose another --out", dir, diff)
 	}
 	if cfg.Figures {
@@ -371,9 +371,9 @@ func Key(cfg Config) string {
 	return string(b)
 }
 
-// configDiff lists the settings in which two runs' keys differ, e.g.
+// Diff lists the settings in which two runs' keys differ, e.g.
 // "train.epochs 3 vs 5"; "" when they are the same run.
-func configDiff(a, b Config) string {
+func Diff(a, b Config) string {
 	ka, kb := Key(a), Key(b)
 	if ka == kb {
 		return ""
@@ -563,7 +563,3 @@ func PathSafe(v string) string {
 		return '-'
 	}, v)
 }
-
-// Diff lists the settings in which two runs' configurations differ in what
-// they compute, e.g. "train.epochs 3 there vs 5 now"; "" when they agree.
-func Diff(old, now Config) string { return configDiff(old, now) }

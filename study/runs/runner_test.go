@@ -66,11 +66,11 @@ func TestConfigDiff(t *testing.T) {
 	a := Config{Train: model.TrainConfig{Epochs: 3, BatchSize: 64}, Data: DataConfig{Dir: "x"}}
 	b := a
 	b.Data.Dir, b.DeviceName, b.Figures = "y", "cpu", true
-	if d := configDiff(a, b); d != "" {
+	if d := Diff(a, b); d != "" {
 		t.Fatalf("folder, device and figures are not part of a run: %q", d)
 	}
 	b.Train.Epochs = 5
-	if d := configDiff(a, b); !strings.Contains(d, "train.epochs 3 there vs 5 now") {
+	if d := Diff(a, b); !strings.Contains(d, "train.epochs 3 there vs 5 now") {
 		t.Fatalf("diff %q", d)
 	}
 }
