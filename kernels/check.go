@@ -253,8 +253,8 @@ func CheckActBackward(act Activation, count int, x, y, dy, dx Buffer) error {
 // mask and y.
 func CheckDropout(count int, p float32, x, mask, y Buffer) error {
 	const op = "DropoutForward"
-	if !(p >= 0 && p <= 1) {
-		return fmt.Errorf("%s: p = %v outside [0, 1]", op, p)
+	if err := checkP(op, p); err != nil {
+		return err
 	}
 	return CheckElementwise(op, count, [4]string{"x", "mask", "y"}, x, mask, y)
 }

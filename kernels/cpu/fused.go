@@ -149,7 +149,7 @@ func (d *Device) DenseForward(n, in, out int, act kernels.Activation, p float32,
 			return err
 		}
 	}
-	if isNil(mask) {
+	if kernels.IsNil(mask) {
 		return nil
 	}
 	return d.DropoutForwardAt(n*out, p, seed, sub, ctr, a, mask, y)
@@ -178,18 +178,18 @@ func (d *Device) DenseBackward(n, in, out int, dy, x, w, dw, db kernels.Buffer, 
 	if err := d.BiasGrad(n, out, 1, dy, db); err != nil {
 		return err
 	}
-	if isNil(dx) {
+	if kernels.IsNil(dx) {
 		return nil
 	}
 	if err := d.Gemm(false, false, n, in, out, 1, dy, w, 0, dx); err != nil {
 		return err
 	}
-	if !isNil(mask) {
+	if !kernels.IsNil(mask) {
 		if err := d.Mul(n*in, dx, mask, dx); err != nil {
 			return err
 		}
 	}
-	if isNil(a) || act == kernels.Identity {
+	if kernels.IsNil(a) || act == kernels.Identity {
 		return nil
 	}
 	return d.ActBackward(act, n*in, a, a, dx, dx)
@@ -266,56 +266,38 @@ func (d *Device) PoolActBackward(act kernels.Activation, pool kernels.MaxPool, n
 	return p.poolActBackward(act, n, y, dpooled, dx)
 }
 
-// ConvBiasForward composes conv.Forward and AddBias; a convolution of this
-// device adds the bias to each output plane as it finishes it (the same
-// bits, one pass fewer over y).
+// ConvBiasForward is conv.Forward and AddBias: the convolution adds the
+// bias to each output plane as it finishes it (the same bits as the two
+// ops, one pass fewer over y).
 func (d *Device) ConvBiasForward(s kernels.ConvShape, conv kernels.Conv2D, n int, x, w, b, y kernels.Buffer) error {
-	cp, err := d.convPlan("ConvBiasForward", conv)
+	c, cp, err := d.convPlan("ConvBiasForward", conv)
 	if err != nil {
 		return err
 	}
 	if err := kernels.CheckConvBiasForward(cp, s, n, x, w, b, y); err != nil {
 		return fmt.Errorf("cpu: %w", err)
 	}
-	if c, ok := conv.(*conv2D); ok && c.d == d && c.s == s {
-		return c.forwardBias(n, x, w, b, y)
-	}
-	if err := conv.Forward(n, x, w, y); err != nil {
-		return err
-	}
-	return d.AddBias(n, s.OutC, s.H*s.W, y, b)
+	return c.forwardBias(n, x, w, b, y)
 }
 
-// ConvBiasBackward composes BiasGrad, conv.BackwardFilter and BackwardData;
-// a convolution of this device sums the bias gradient in its filter
-// gradient's pass over dy (the same bits).
+// ConvBiasBackward is BiasGrad, conv.BackwardFilter and BackwardData: the
+// bias gradient is summed in the filter gradient's pass over dy (the same
+// bits as the separate ops).
 func (d *Device) ConvBiasBackward(s kernels.ConvShape, conv kernels.Conv2D, n int, x, dy, w, dw, db, dx kernels.Buffer) error {
-	cp, err := d.convPlan("ConvBiasBackward", conv)
+	c, cp, err := d.convPlan("ConvBiasBackward", conv)
 	if err != nil {
 		return err
 	}
 	if err := kernels.CheckConvBiasBackward(cp, s, n, x, dy, w, dw, db, dx); err != nil {
 		return fmt.Errorf("cpu: %w", err)
 	}
-	if c, ok := conv.(*conv2D); ok && c.d == d && c.s == s {
-		if err := c.backwardFilterBias(n, x, dy, dw, db); err != nil {
-			return err
-		}
-		if isNil(dx) {
-			return nil
-		}
-		return conv.BackwardData(n, dy, w, dx)
-	}
-	if err := d.BiasGrad(n, s.OutC, s.H*s.W, dy, db); err != nil {
+	if err := c.backwardFilterBias(n, x, dy, dw, db); err != nil {
 		return err
 	}
-	if err := conv.BackwardFilter(n, x, dy, dw); err != nil {
-		return err
-	}
-	if isNil(dx) {
+	if kernels.IsNil(dx) {
 		return nil
 	}
-	return conv.BackwardData(n, dy, w, dx)
+	return c.BackwardData(n, dy, w, dx)
 }
 
 // ConvBNActPoolForward composes ConvBiasForward and BNActPoolForward.
@@ -398,15 +380,6 @@ func (d *Device) PoolActBNConvBackward(bn kernels.BatchNorm, act kernels.Activat
 	return d.ConvBiasBackward(s, conv, n, x, dconv, w, dw, db, dx)
 }
 
-// isNil says whether an optional buffer argument was left out.
-func isNil(b kernels.Buffer) bool {
-	if b == nil {
-		return true
-	}
-	cb, ok := b.(*Buffer)
-	return ok && cb == nil
-}
-
 // poolPlan returns pool as a max-pool of this device, and its shape.
 func (d *Device) poolPlan(op string, pool kernels.MaxPool) (*maxPool, kernels.PoolPlan, error) {
 	p, ok := pool.(*maxPool)
@@ -425,18 +398,18 @@ func (d *Device) bnPlan(op string, bn kernels.BatchNorm) (*batchNorm, kernels.BN
 	return b, kernels.BNPlan{Ch: b.ch, Spatial: b.spatial, MaxN: b.maxN}, nil
 }
 
-// convPlan returns the shape of conv, a convolution of this device.
-func (d *Device) convPlan(op string, conv kernels.Conv2D) (kernels.ConvPlan, error) {
+// convPlan returns conv as a convolution of this device, and its shape.
+func (d *Device) convPlan(op string, conv kernels.Conv2D) (*conv2D, kernels.ConvPlan, error) {
 	c, ok := conv.(*conv2D)
 	if !ok || c == nil || c.d != d {
-		return kernels.ConvPlan{}, fmt.Errorf("cpu: %s: conv is %T, not a convolution of this device", op, conv)
+		return nil, kernels.ConvPlan{}, fmt.Errorf("cpu: %s: conv is %T, not a convolution of this device", op, conv)
 	}
-	return kernels.ConvPlan{S: c.s, MaxN: c.maxN}, nil
+	return c, kernels.ConvPlan{S: c.s, MaxN: c.maxN}, nil
 }
 
 // blockPlans returns the shapes of a conv block's plans, all of this device.
 func (d *Device) blockPlans(op string, conv kernels.Conv2D, bn kernels.BatchNorm, pool kernels.MaxPool) (kernels.ConvPlan, kernels.BNPlan, kernels.PoolPlan, error) {
-	cp, err := d.convPlan(op, conv)
+	_, cp, err := d.convPlan(op, conv)
 	if err != nil {
 		return cp, kernels.BNPlan{}, kernels.PoolPlan{}, err
 	}

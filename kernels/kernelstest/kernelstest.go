@@ -19,7 +19,7 @@ import (
 // frees them, and leaves dev with no pending error.
 func Run(t *testing.T, dev kernels.Device) {
 	t.Helper()
-	s := &suite{t: t, dev: dev}
+	s := &suite{dev: dev}
 	defer s.free()
 	if err := dev.Sync(); err != nil {
 		t.Fatalf("%s: Sync before the suite: %v", dev.Name(), err)
@@ -37,7 +37,6 @@ func Run(t *testing.T, dev kernels.Device) {
 }
 
 type suite struct {
-	t    *testing.T
 	dev  kernels.Device
 	bufs []kernels.Buffer
 }

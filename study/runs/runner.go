@@ -542,16 +542,6 @@ func StatOf(v []float64) Stat {
 	return s
 }
 
-// Format writes the mean with prec decimals, and ± the std when there are
-// several values.
-func (s Stat) Format(prec int) string {
-	m := strconv.FormatFloat(s.Mean, 'f', prec, 64)
-	if s.N > 1 {
-		m += " ± " + strconv.FormatFloat(s.Std, 'f', prec, 64)
-	}
-	return m
-}
-
 // PathSafe keeps letters, digits and . , + - of a value and replaces
 // anything else with '-', so a value can be part of a folder name.
 func PathSafe(v string) string {
