@@ -444,15 +444,11 @@ type sparseP struct {
 	val      []float64 // value of each entry
 }
 
-// symmetrize returns P = (C + Cᵀ) / sum(C + Cᵀ) where row i of C holds
+// symmetrizeThreads returns P = (C + Cᵀ) / sum(C + Cᵀ) where row i of C holds
 // condP[i*k:(i+1)*k] at columns nbr[i*k:(i+1)*k]; entries are floored at
 // machine epsilon as scikit-learn does, and each row is sorted by column.
-func symmetrize(nbr []int32, condP []float64, n, k int) sparseP {
-	return symmetrizeThreads(nbr, condP, n, k, 1)
-}
-
-// symmetrizeThreads is symmetrize with the rows sorted and merged on
-// threads goroutines; the result does not depend on threads.
+// The rows are sorted and merged on threads goroutines; the result does
+// not depend on threads.
 func symmetrizeThreads(nbr []int32, condP []float64, n, k, threads int) sparseP {
 	// Count entries per row: i's neighbours and points having i as neighbour.
 	cnt := make([]int32, n+1)

@@ -298,7 +298,7 @@ func TestSymmetrize(t *testing.T) {
 	// 4 points, k = 2, hand-made conditional probabilities.
 	nbr := []int32{1, 2, 0, 2, 3, 1, 2, 0}
 	cond := []float64{0.7, 0.3, 0.6, 0.4, 0.5, 0.5, 0.9, 0.1}
-	P := symmetrize(nbr, cond, 4, 2)
+	P := symmetrizeThreads(nbr, cond, 4, 2, 1)
 	dense := make([][]float64, 4)
 	for i := range dense {
 		dense[i] = make([]float64, 4)

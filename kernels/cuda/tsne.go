@@ -209,7 +209,7 @@ func (pl *tsnePlan) download(op string, dst []float32, src *buffer) error {
 	if len(dst) < 2*pl.n {
 		return fmt.Errorf("cuda: t-SNE %s: %d values, need %d", op, len(dst), 2*pl.n)
 	}
-	return pl.d.Download(dst, src)
+	return pl.d.Download(dst[:2*pl.n], src)
 }
 
 // Close frees the plan's buffers (it waits for queued work).

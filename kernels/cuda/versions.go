@@ -5,7 +5,7 @@ package cuda
 // supports, e.g. "13.0"), "nvrtc", "cublas" and "cudnn". A version the
 // library would not give reads "?" with the call's error.
 func (d *Device) Versions() map[string]string {
-	drv := "?"
+	var drv string
 	var v int32
 	if st := d.cu.cuDriverGetVersion(&v); st == 0 {
 		drv = versionString(int(v), 1000)
