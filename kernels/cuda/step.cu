@@ -65,14 +65,7 @@ extern "C" __global__ void sgd_step_at(float* p, const float* grad, float* v, in
                                        float momentum, float wd)
 {
     GRID_STRIDE(i, count) {
-        float g = grad[i] + wd * p[i];
-        if (momentum != 0.0f) {
-            float vi = momentum * v[i] + g;
-            v[i] = vi;
-            p[i] -= lr * vi;
-        } else {
-            p[i] -= lr * g;
-        }
+        sgd_update(p, grad, v, i, lr, momentum, wd);
     }
     finish_step(ctr, n);
 }
@@ -88,15 +81,8 @@ extern "C" __global__ void adam_step_at(float* p, const float* grad, float* m, f
     double bc2 = 1.0 - pow((double)beta2, t);
     float stepSize = (float)((double)lr / bc1);
     float bc2Sqrt = (float)sqrt(bc2);
-    float w1 = 1.0f - beta1, w2 = 1.0f - beta2;
     GRID_STRIDE(i, count) {
-        float g = grad[i] + wd * p[i];
-        float mi = lerp_torch(m[i], g, w1);
-        float vi = beta2 * v[i] + w2 * g * g;
-        m[i] = mi;
-        v[i] = vi;
-        float denom = sqrtf(vi) / bc2Sqrt + eps;
-        p[i] -= stepSize * (mi / denom);
+        adam_update(p, grad, m, v, i, beta1, beta2, eps, wd, stepSize, bc2Sqrt);
     }
     finish_step(ctr, n);
 }
