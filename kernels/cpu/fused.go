@@ -56,16 +56,8 @@ func (d *Device) GatherBatch(n, dim int, data, labels, perm, ctr, images, batchL
 	if err != nil {
 		return err
 	}
-	t := &d.gather
-	for v := range t.lut {
-		t.lut[v] = (float32(v)/255 - mean) / std
-	}
-	t.d, t.data, t.idx, t.dst = dim, ds, is, out
-	d.pool.parallel(t, n, ceilDiv(elemGrain, max(dim, 1)))
-	t.data, t.idx, t.dst = nil, nil, nil
-	for i, r := range is {
-		lo[i] = int32(ls[r])
-	}
+	d.gatherRows(dim, ds, is, out, mean, std)
+	gatherLabels(ls, is, lo)
 	return nil
 }
 

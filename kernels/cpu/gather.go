@@ -43,14 +43,20 @@ func (d *Device) GatherImages(n, dim int, data, idx, dst kernels.Buffer, mean, s
 	if err := kernels.CheckIndices("GatherImages", is, rows); err != nil {
 		return fmt.Errorf("cpu: %w", err)
 	}
+	d.gatherRows(dim, ds, is, out, mean, std)
+	return nil
+}
+
+// gatherRows writes out[i*dim:(i+1)*dim] = (ds row is[i] / 255 - mean) /
+// std for every i, in parallel; the indices are checked.
+func (d *Device) gatherRows(dim int, ds []uint8, is []int32, out []float32, mean, std float32) {
 	t := &d.gather
 	for v := range t.lut {
 		t.lut[v] = (float32(v)/255 - mean) / std
 	}
 	t.d, t.data, t.idx, t.dst = dim, ds, is, out
-	d.pool.parallel(t, n, ceilDiv(elemGrain, max(dim, 1)))
+	d.pool.parallel(t, len(is), ceilDiv(elemGrain, max(dim, 1)))
 	t.data, t.idx, t.dst = nil, nil, nil
-	return nil
 }
 
 // run gathers rows [lo, hi).
@@ -86,8 +92,13 @@ func (d *Device) GatherLabels(n int, labels, idx, dst kernels.Buffer) error {
 	if err := kernels.CheckIndices("GatherLabels", is, len(ls)); err != nil {
 		return fmt.Errorf("cpu: %w", err)
 	}
-	for i, r := range is {
-		out[i] = int32(ls[r])
-	}
+	gatherLabels(ls, is, out)
 	return nil
+}
+
+// gatherLabels writes out[i] = labels[is[i]]; the indices are checked.
+func gatherLabels(labels []uint8, is, out []int32) {
+	for i, r := range is {
+		out[i] = int32(labels[r])
+	}
 }
