@@ -33,6 +33,17 @@ func tTwoSided(t, df float64) float64 {
 // half-width is NaN: one value says nothing about the spread. NaN values
 // are not dropped; remove them first.
 func MeanCI(x []float64) (mean, half float64) {
+	mean, v := MeanVar(x)
+	if len(x) < 2 {
+		return mean, math.NaN()
+	}
+	return mean, TQuantile(0.975, float64(len(x)-1)) * math.Sqrt(v) / math.Sqrt(float64(len(x)))
+}
+
+// MeanVar is the mean of x and its sample variance (n − 1 in the
+// denominator); the mean is NaN for no values and the variance NaN for
+// fewer than two.
+func MeanVar(x []float64) (mean, variance float64) {
 	n := len(x)
 	if n == 0 {
 		return math.NaN(), math.NaN()
@@ -48,8 +59,7 @@ func MeanCI(x []float64) (mean, half float64) {
 	for _, v := range x {
 		ss += (v - mean) * (v - mean)
 	}
-	sd := math.Sqrt(ss / float64(n-1))
-	return mean, TQuantile(0.975, float64(n-1)) * sd / math.Sqrt(float64(n))
+	return mean, ss / float64(n-1)
 }
 
 // TTest is the result of a t-test of a difference in means.
@@ -91,7 +101,8 @@ func PairedT(a, b []float64) TTest {
 		return r
 	}
 	r.DF = float64(r.N - 1)
-	se := r.CI95 / TQuantile(0.975, r.DF)
+	_, v := MeanVar(d)
+	se := math.Sqrt(v) / math.Sqrt(float64(r.N))
 	switch {
 	case se > 0:
 		r.T = r.Diff / se
@@ -125,13 +136,13 @@ func WelchT(a, b []float64) TTest {
 	if r.N == 0 {
 		return r
 	}
-	ma, _ := MeanCI(a)
-	mb, _ := MeanCI(b)
+	ma, va := MeanVar(a)
+	mb, vb := MeanVar(b)
 	r.Diff = ma - mb
 	if r.N < 2 {
 		return r
 	}
-	va, vb := variance(a, ma)/float64(len(a)), variance(b, mb)/float64(len(b))
+	va, vb = va/float64(len(a)), vb/float64(len(b))
 	se := math.Sqrt(va + vb)
 	if se == 0 {
 		r.DF = float64(len(a) + len(b) - 2)
@@ -147,14 +158,6 @@ func WelchT(a, b []float64) TTest {
 	r.CI95 = TQuantile(0.975, r.DF) * se
 	r.P = tTwoSided(r.T, r.DF)
 	return r
-}
-
-func variance(x []float64, mean float64) float64 {
-	var ss float64
-	for _, v := range x {
-		ss += (v - mean) * (v - mean)
-	}
-	return ss / float64(len(x)-1)
 }
 
 // McNemar is McNemar's exact test on two classifiers scored on the same

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"mnistgpu/dataset"
+	"mnistgpu/eval"
 	"mnistgpu/internal/progress"
 	"mnistgpu/kernels"
 	"mnistgpu/model"
@@ -528,15 +529,10 @@ func StatOf(v []float64) Stat {
 		s.Mean, s.Std, s.CI95 = math.NaN(), math.NaN(), math.NaN()
 		return s
 	}
-	for _, x := range v {
-		s.Mean += x
-	}
-	s.Mean /= float64(len(v))
+	var variance float64
+	s.Mean, variance = eval.MeanVar(v)
 	if len(v) > 1 {
-		for _, x := range v {
-			s.Std += (x - s.Mean) * (x - s.Mean)
-		}
-		s.Std = math.Sqrt(s.Std / float64(len(v)-1))
+		s.Std = math.Sqrt(variance)
 	}
 	s.CI95 = ci95(s)
 	return s
